@@ -1,0 +1,32 @@
+# The two commands of the README: `make demo` and `make test`. Everything else they need is here.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+WEB := clients/web
+
+.PHONY: demo test lint setup clean
+
+demo: setup
+	$(BIN)/ecabinet demo
+
+test: setup lint
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+setup: $(VENV)/.installed $(WEB)/node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	npm ci --prefix $(WEB) --no-audit --no-fund
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(WEB)/node_modules

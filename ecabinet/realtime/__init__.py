@@ -1,0 +1,1 @@
+"""The Socket.IO adapter: handshake auth, payload validation, calls into services, fan-out."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, the database wrapper, migrations and the blob store."""

@@ -1,0 +1,102 @@
+"""The database: one SQLAlchemy engine, transactions, and async entry points for the event loop.
+
+Service code is plain synchronous SQLModel code that receives a ``Session`` inside a transaction.
+The event loop calls it through ``Database.write`` / ``Database.read``, which run it on worker
+threads: writes on one thread for SQLite (it has a single writer anyway, and this avoids "database
+is locked"), on a small pool for PostgreSQL (row locks serialise what must be serialised).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session
+
+from ecabinet.errors import Unavailable
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine with the settings each backend needs (SQLite: WAL, foreign keys, busy timeout)."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    if parsed.drivername == "postgresql":
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class Database:
+    """Owns the engine and the worker threads that run blocking database work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_db_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._writer = ThreadPoolExecutor(1 if self.is_sqlite else 4, thread_name_prefix="db-write")
+        self._reader = ThreadPoolExecutor(4, thread_name_prefix="db-read")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on any exception."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+
+    def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            with self.transaction() as session:
+                return fn(session, *args, **kwargs)
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(session, *args)`` in a transaction on the writer thread; return its result."""
+        loop = asyncio.get_running_loop()
+        call = functools.partial(self.run_sync, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._writer, call)
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(self.run_sync, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._reader, call)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def _unavailable(exc: DBAPIError) -> Unavailable:
+    return Unavailable(
+        "Cơ sở dữ liệu tạm thời không phản hồi; vui lòng thử lại. (The database is not answering.)",
+        code="database_unavailable",
+    )

@@ -1,0 +1,226 @@
+"""Sign-in and sign-out: the HTML form for browsers and the JSON API for the Python client."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ecabinet.errors import EcabinetError, RateLimited, Unauthenticated
+from ecabinet.logs import get_logger
+from ecabinet.realtime.server import drop_sessions
+from ecabinet.runtime import Runtime
+from ecabinet.services import accounts
+from ecabinet.storage.models import User
+from ecabinet.web.common import (
+    SESSION_COOKIE,
+    json_body,
+    require_user,
+    runtime,
+    session_token,
+    validate,
+)
+from ecabinet.web.security import CSRF_COOKIE, CSRF_FIELD, check_csrf, csrf_token
+
+log = get_logger(__name__)
+
+
+class SignInRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+def user_json(user: User | accounts.SessionInfo) -> dict[str, Any]:
+    if isinstance(user, accounts.SessionInfo):
+        return {
+            "id": user.user_id,
+            "username": user.username,
+            "full_name": user.full_name,
+            "is_admin": user.is_admin,
+            "locale": user.locale,
+        }
+    return {
+        "id": user.id,
+        "username": user.username,
+        "full_name": user.full_name,
+        "is_admin": user.is_admin,
+        "locale": user.locale,
+    }
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def sign_in(
+    rt: Runtime, request: Request, creds: SignInRequest, *, kind: str
+) -> tuple[str, User]:
+    """Check rate limits, then credentials; return a new session token and the user."""
+    account_key = creds.username.strip().lower()
+    address = client_address(request)
+    wait = max(
+        rt.signin_by_account.retry_after(account_key), rt.signin_by_address.retry_after(address)
+    )
+    if wait > 0:
+        rt.metrics.signins.labels("limited").inc()
+        raise RateLimited(
+            f"Quá nhiều lần đăng nhập sai; thử lại sau {int(wait) + 1} giây.",
+            retry_after=wait,
+            code="signin_rate_limited",
+        )
+
+    def check(session: Any) -> tuple[str, User]:
+        user = accounts.authenticate(session, creds.username, creds.password)
+        token = accounts.open_session(
+            session,
+            user,
+            days=rt.settings.session_days,
+            kind=kind,
+            user_agent=request.headers.get("user-agent", ""),
+            address=address,
+        )
+        return token, user
+
+    try:
+        token, user = await rt.db.write(check)
+    except Unauthenticated:
+        rt.signin_by_account.hit(account_key)
+        rt.signin_by_address.hit(address)
+        rt.metrics.signins.labels("failed").inc()
+        log.info("signin.failed", username=account_key, address=address)
+        raise
+    rt.signin_by_account.reset(account_key)
+    rt.metrics.signins.labels("ok").inc()
+    log.info("signin.ok", username=user.username, full_name=user.full_name, kind=kind)
+    return token, user
+
+
+def set_session_cookie(rt: Runtime, response: Response, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=rt.settings.session_days * 86400,
+        httponly=True,
+        secure=rt.settings.secure_cookies,
+        samesite="lax",
+        path="/",
+    )
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect a signed-in user to another host."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+async def signin_page(request: Request) -> Response:
+    rt = runtime(request)
+    token = csrf_token(request)
+    response = rt.templates.TemplateResponse(
+        request,
+        "signin.html",
+        {
+            "csrf": token,
+            "csrf_field": CSRF_FIELD,
+            "next": safe_next(request.query_params.get("next")),
+            "error": None,
+            "username": "",
+        },
+    )
+    response.set_cookie(
+        CSRF_COOKIE, token, httponly=True, samesite="strict", secure=rt.settings.secure_cookies
+    )
+    return response
+
+
+async def signin_form(request: Request) -> Response:
+    rt = runtime(request)
+    form = await request.form()
+    check_csrf(request, form.get(CSRF_FIELD))
+    next_url = safe_next(str(form.get("next", "/")))
+    username = str(form.get("username", ""))
+    try:
+        creds = validate(
+            SignInRequest, {"username": username, "password": form.get("password", "")}
+        )
+        token, _user = await sign_in(rt, request, creds, kind="cookie")
+    except EcabinetError as exc:
+        return rt.templates.TemplateResponse(
+            request,
+            "signin.html",
+            {
+                "csrf": request.cookies.get(CSRF_COOKIE),
+                "csrf_field": CSRF_FIELD,
+                "next": next_url,
+                "error": exc.message,
+                "username": username,
+            },
+            status_code=exc.status,
+        )
+    response = RedirectResponse(next_url, status_code=303)
+    set_session_cookie(rt, response, token)
+    return response
+
+
+async def signout_form(request: Request) -> Response:
+    rt = runtime(request)
+    form = await request.form()
+    check_csrf(request, form.get(CSRF_FIELD))
+    token = session_token(request)
+    if token:
+        await rt.db.write(accounts.close_session, token)
+    response = RedirectResponse("/signin", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def api_signin(request: Request) -> Response:
+    rt = runtime(request)
+    creds = await json_body(request, SignInRequest)
+    token, user = await sign_in(rt, request, creds, kind="token")
+    return JSONResponse({"token": token, "user": user_json(user)})
+
+
+async def api_signout(request: Request) -> Response:
+    rt = runtime(request)
+    await require_user(request)
+    token = session_token(request)
+    assert token is not None
+    await rt.db.write(accounts.close_session, token)
+    response = JSONResponse({"ok": True})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def api_signout_all(request: Request) -> Response:
+    """Sign the caller out on every device (a lost tablet) and drop their live sockets."""
+    rt = runtime(request)
+    me = await require_user(request)
+    ended = await rt.db.write(accounts.close_all_sessions, me.user_id)
+    await drop_sessions(rt, ended)
+    log.info("signout.everywhere", username=me.username, sessions=len(ended))
+    response = JSONResponse({"ok": True, "sessions_ended": len(ended)})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def api_me(request: Request) -> Response:
+    me = await require_user(request)
+    return JSONResponse({"user": user_json(me)})
+
+
+routes = [
+    Route("/signin", signin_page, methods=["GET"]),
+    Route("/signin", signin_form, methods=["POST"]),
+    Route("/signout", signout_form, methods=["POST"]),
+    Route("/api/auth/signin", api_signin, methods=["POST"]),
+    Route("/api/auth/signout", api_signout, methods=["POST"]),
+    Route("/api/auth/signout-all", api_signout_all, methods=["POST"]),
+    Route("/api/me", api_me, methods=["GET"]),
+]

@@ -1,0 +1,108 @@
+"""Helpers every route uses: the runtime, the caller, validated JSON bodies, error rendering."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from ecabinet.errors import EcabinetError, InvalidInput, RateLimited, TooLarge, Unauthenticated
+from ecabinet.logs import get_logger
+from ecabinet.runtime import Runtime
+from ecabinet.services import accounts
+
+log = get_logger(__name__)
+M = TypeVar("M", bound=BaseModel)
+SESSION_COOKIE = "ecabinet_session"
+MAX_JSON_BYTES = 1024 * 1024
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def session_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.cookies.get(SESSION_COOKIE)
+
+
+async def optional_user(request: Request) -> accounts.SessionInfo | None:
+    token = session_token(request)
+    if token is None:
+        return None
+    try:
+        return await runtime(request).db.read(accounts.resolve_session, token)
+    except Unauthenticated:
+        return None
+
+
+async def require_user(request: Request) -> accounts.SessionInfo:
+    token = session_token(request)
+    if token is None:
+        raise Unauthenticated("Chưa đăng nhập (not signed in).", code="unauthenticated")
+    return await runtime(request).db.read(accounts.resolve_session, token)
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+        for err in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def validate(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(
+            "Dữ liệu không hợp lệ (invalid payload).",
+            code="invalid_payload",
+            details=validation_details(exc),
+        ) from None
+
+
+async def json_body(request: Request, model: type[M]) -> M:
+    """Parse and validate a JSON body. Requiring the JSON content type also keeps cross-site forms
+    (which cannot send it without a CORS preflight) from riding on a browser's session cookie."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise InvalidInput("Cần gửi JSON (Content-Type: application/json).", code="json_required")
+    raw = await request.body()
+    if len(raw) > MAX_JSON_BYTES:
+        raise TooLarge("Nội dung quá lớn.", code="payload_too_large")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("JSON không hợp lệ (malformed JSON).", code="malformed_json") from None
+    return validate(model, data)
+
+
+def wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def handle_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, EcabinetError)
+    headers = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    if wants_html(request):
+        return runtime(request).templates.TemplateResponse(
+            request, "error.html", {"error": exc}, status_code=exc.status, headers=headers
+        )
+    return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("http.unhandled", path=request.url.path)
+    body = {"error": {"code": "internal", "message": "Lỗi máy chủ (internal error)."}}
+    if wants_html(request):
+        return HTMLResponse("<h1>Lỗi máy chủ</h1>", status_code=500)
+    return JSONResponse(body, status_code=500)

@@ -1,0 +1,56 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ecabinet.web.common import runtime
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    rt = runtime(request)
+    checks: dict[str, Any] = {}
+    ok = True
+    try:
+        await asyncio.wait_for(asyncio.to_thread(rt.db.ping), timeout=5)
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready; say which
+        ok = False
+        checks["database"] = f"error: {type(exc).__name__}"
+    if rt.settings.redis_url:
+        try:
+            from redis.asyncio import Redis
+
+            client = Redis.from_url(rt.settings.redis_url, socket_connect_timeout=2)
+            try:
+                await asyncio.wait_for(client.ping(), timeout=3)
+            finally:
+                await client.aclose()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            ok = False
+            checks["redis"] = f"error: {type(exc).__name__}"
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )
+
+
+async def metrics(request: Request) -> Response:
+    return Response(runtime(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from ecabinet.services import demo
+from ecabinet.settings import Settings
+
+
+def test_loading_the_sample_twice_keeps_one_meeting_and_resets_passwords(
+    app: Any, client: TestClient, settings: Settings
+) -> None:
+    db = app.runtime.db
+    first = db.run_sync(demo.load_sample, settings.samples_dir / "small", "mat-khau-1")
+    second = db.run_sync(demo.load_sample, settings.samples_dir / "small", "mat-khau-2")
+    assert first.meeting_id == second.meeting_id
+    assert len(first.accounts) == 12
+    old = client.post("/api/auth/signin", json={"username": "chutich", "password": "mat-khau-1"})
+    assert old.status_code == 401
+    new = client.post("/api/auth/signin", json={"username": "chutich", "password": "mat-khau-2"})
+    assert new.status_code == 200
+    text = demo.describe(second, "mat-khau-2", "http://127.0.0.1:8000")
+    assert "Nguyễn Văn An" in text and "http://127.0.0.1:8000/signin" in text
