@@ -23,8 +23,8 @@ from ecabinet.runtime import Runtime
 from ecabinet.settings import Settings
 from ecabinet.storage import migrate
 from ecabinet.storage.database import Database
-from ecabinet.web import auth, health, pages
 from ecabinet.web.common import handle_error, handle_unexpected
+from ecabinet.web.routes import ROUTES
 from ecabinet.web.security import SecurityHeaders
 
 log = get_logger(__name__)
@@ -93,9 +93,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     if not vendor_dir.is_dir():
         log.warning("static.missing", path=str(vendor_dir), hint="run: npm ci --prefix clients/web")
     routes: list[Any] = [
-        *health.routes,
-        *auth.routes,
-        *pages.routes,
+        *ROUTES,
         Mount("/static/vendor/socket.io", StaticFiles(directory=vendor_dir, check_dir=False)),
         Mount("/static", StaticFiles(directory=web_dir / "static", check_dir=False), name="static"),
     ]

@@ -11,6 +11,7 @@ import socketio
 
 from ecabinet.errors import EcabinetError, Unauthenticated
 from ecabinet.logs import get_logger
+from ecabinet.protocol import Empty, command
 from ecabinet.services import accounts
 
 if TYPE_CHECKING:
@@ -70,13 +71,27 @@ def token_from_handshake(environ: dict[str, Any], auth: Any) -> str | None:
     return None
 
 
+@command("whoami", Empty, roles={"user"}, custom=True,
+         summary="Who this connection is signed in as: `{ok, user: {id, username, full_name}}`.")
+def _whoami_doc(*_args: Any) -> None:
+    """Served by the handler registered in ``register``; declared here for the protocol."""
+
+
 def refusal(exc: EcabinetError) -> socketio.exceptions.ConnectionRefusedError:
     """The client receives ``{"message": ..., "data": {"code": ..., "message": ...}}``."""
     return socketio.exceptions.ConnectionRefusedError(exc.message, exc.to_dict())
 
 
 def register(runtime: Runtime) -> None:
+    # Importing the feature modules declares their commands, events and snapshot parts.
+    from ecabinet.realtime import dispatch, join
+    from ecabinet.services import features
+
+    features.load()
     sio = runtime.sio
+    dispatcher = dispatch.Dispatcher(runtime)
+    dispatcher.register()
+    join.register(runtime, dispatcher)
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = token_from_handshake(environ, auth)
@@ -96,8 +111,10 @@ def register(runtime: Runtime) -> None:
 
     async def disconnect(sid: str, reason: Any = None) -> None:
         runtime.metrics.connected_clients.dec()
+        dispatcher.forget(sid)
 
     async def whoami(sid: str, _data: Any = None) -> dict[str, Any]:
+        """Who this connection is signed in as (also a cheap liveness probe for clients)."""
         info: accounts.SessionInfo = (await sio.get_session(sid))["user"]
         return {
             "ok": True,

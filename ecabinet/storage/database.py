@@ -22,7 +22,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from ecabinet.errors import Unavailable
+from ecabinet.logs import get_logger
 
+log = get_logger(__name__)
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -72,6 +74,7 @@ class Database:
             with self.transaction() as session:
                 return fn(session, *args, **kwargs)
         except OperationalError as exc:
+            log.warning("database.unavailable", error=str(exc.orig or exc).splitlines()[0])
             raise _unavailable(exc) from exc
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -298,8 +298,8 @@ class Event(SQLModel, table=True):
     seq: int = Field(primary_key=True)
     type: str = Field(max_length=64)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
-    # Who may receive it: "meeting" (everyone in the room), "staff", or "user:<id>".
-    audience: str = Field(default="meeting", max_length=32)
+    # What observers receive instead, when the payload holds confidential content.
+    observer_payload: dict[str, Any] | None = Field(default=None, sa_column=_json(nullable=True))
     actor_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 

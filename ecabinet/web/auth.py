@@ -12,17 +12,18 @@ from starlette.routing import Route
 
 from ecabinet.errors import EcabinetError, RateLimited, Unauthenticated
 from ecabinet.logs import get_logger
+from ecabinet.protocol import endpoint
 from ecabinet.realtime.server import drop_sessions
 from ecabinet.runtime import Runtime
 from ecabinet.services import accounts
 from ecabinet.storage.models import User
+from ecabinet.validation import validate
 from ecabinet.web.common import (
     SESSION_COOKIE,
     json_body,
     require_user,
     runtime,
     session_token,
-    validate,
 )
 from ecabinet.web.security import CSRF_COOKIE, CSRF_FIELD, check_csrf, csrf_token
 
@@ -119,6 +120,7 @@ def safe_next(target: str | None) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
+@endpoint("GET", "/signin", roles={"anonymous"}, summary="The sign-in page (HTML).")
 async def signin_page(request: Request) -> Response:
     rt = runtime(request)
     token = csrf_token(request)
@@ -139,6 +141,13 @@ async def signin_page(request: Request) -> Response:
     return response
 
 
+@endpoint(
+    "POST",
+    "/signin",
+    roles={"anonymous"},
+    summary="Sign in from the HTML form (CSRF token required); sets the session cookie.",
+    errors=("csrf_failed", "bad_credentials", "signin_rate_limited"),
+)
 async def signin_form(request: Request) -> Response:
     rt = runtime(request)
     form = await request.form()
@@ -168,6 +177,9 @@ async def signin_form(request: Request) -> Response:
     return response
 
 
+@endpoint(
+    "POST", "/signout", roles={"user"}, summary="Sign out from the HTML form (CSRF token required)."
+)
 async def signout_form(request: Request) -> Response:
     rt = runtime(request)
     form = await request.form()
@@ -180,6 +192,17 @@ async def signout_form(request: Request) -> Response:
     return response
 
 
+@endpoint(
+    "POST",
+    "/api/auth/signin",
+    roles={"anonymous"},
+    summary=(
+        "Sign in; answers `{token, user}`. Failed attempts are rate-limited per account "
+        "and address."
+    ),
+    body=SignInRequest,
+    errors=("invalid_payload", "json_required", "bad_credentials", "signin_rate_limited"),
+)
 async def api_signin(request: Request) -> Response:
     rt = runtime(request)
     creds = await json_body(request, SignInRequest)
@@ -187,6 +210,7 @@ async def api_signin(request: Request) -> Response:
     return JSONResponse({"token": token, "user": user_json(user)})
 
 
+@endpoint("POST", "/api/auth/signout", roles={"user"}, summary="End this session.")
 async def api_signout(request: Request) -> Response:
     rt = runtime(request)
     await require_user(request)
@@ -198,6 +222,12 @@ async def api_signout(request: Request) -> Response:
     return response
 
 
+@endpoint(
+    "POST",
+    "/api/auth/signout-all",
+    roles={"user"},
+    summary="End every session of the caller and drop their live sockets (a lost tablet).",
+)
 async def api_signout_all(request: Request) -> Response:
     """Sign the caller out on every device (a lost tablet) and drop their live sockets."""
     rt = runtime(request)
@@ -210,6 +240,7 @@ async def api_signout_all(request: Request) -> Response:
     return response
 
 
+@endpoint("GET", "/api/me", roles={"user"}, summary="The signed-in user.")
 async def api_me(request: Request) -> Response:
     me = await require_user(request)
     return JSONResponse({"user": user_json(me)})

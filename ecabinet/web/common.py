@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
@@ -13,6 +13,7 @@ from ecabinet.errors import EcabinetError, InvalidInput, RateLimited, TooLarge, 
 from ecabinet.logs import get_logger
 from ecabinet.runtime import Runtime
 from ecabinet.services import accounts
+from ecabinet.validation import validate
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -47,24 +48,6 @@ async def require_user(request: Request) -> accounts.SessionInfo:
     if token is None:
         raise Unauthenticated("Chưa đăng nhập (not signed in).", code="unauthenticated")
     return await runtime(request).db.read(accounts.resolve_session, token)
-
-
-def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
-        for err in exc.errors(include_url=False, include_context=False, include_input=False)
-    ]
-
-
-def validate(model: type[M], data: Any) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidInput(
-            "Dữ liệu không hợp lệ (invalid payload).",
-            code="invalid_payload",
-            details=validation_details(exc),
-        ) from None
 
 
 async def json_body(request: Request, model: type[M]) -> M:

@@ -10,13 +10,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ecabinet.protocol import endpoint
 from ecabinet.web.common import runtime
 
 
+@endpoint("GET", "/healthz", roles={"anonymous"}, summary="Liveness: the process answers.")
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+@endpoint(
+    "GET",
+    "/readyz",
+    roles={"anonymous"},
+    summary="Readiness: the database and, when configured, Redis answer (503 otherwise).",
+)
 async def readyz(request: Request) -> Response:
     rt = runtime(request)
     checks: dict[str, Any] = {}
@@ -45,6 +53,12 @@ async def readyz(request: Request) -> Response:
     )
 
 
+@endpoint(
+    "GET",
+    "/metrics",
+    roles={"anonymous"},
+    summary="Prometheus metrics (connected clients, events sent, render queue depth, sign-ins).",
+)
 async def metrics(request: Request) -> Response:
     return Response(runtime(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
 

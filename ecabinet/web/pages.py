@@ -6,11 +6,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ecabinet.protocol import endpoint
 from ecabinet.services.meetings import list_my_meetings
 from ecabinet.web.common import optional_user, require_user, runtime
 from ecabinet.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_token
 
 
+@endpoint(
+    "GET",
+    "/",
+    roles={"anonymous"},
+    summary='"My meetings" page (HTML); anonymous callers are sent to /signin.',
+)
 async def home(request: Request) -> Response:
     rt = runtime(request)
     me = await optional_user(request)
@@ -32,6 +39,12 @@ async def home(request: Request) -> Response:
     return response
 
 
+@endpoint(
+    "GET",
+    "/api/meetings",
+    roles={"user"},
+    summary="Meetings the caller takes part in (admins: all), soonest first.",
+)
 async def api_meetings(request: Request) -> Response:
     rt = runtime(request)
     me = await require_user(request)

@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 15:14:26.797586
 """
 
 from __future__ import annotations
@@ -218,7 +217,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("audience", sa.String(length=32), nullable=False),
+        sa.Column("observer_payload", sa.JSON(), nullable=True),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

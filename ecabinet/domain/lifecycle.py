@@ -1,0 +1,40 @@
+"""The meeting lifecycle: draft → published → in session → closed → archived."""
+
+from __future__ import annotations
+
+from ecabinet.domain.roles import MeetingStatus
+
+S = MeetingStatus
+TRANSITIONS: dict[MeetingStatus, frozenset[MeetingStatus]] = {
+    S.DRAFT: frozenset({S.PUBLISHED}),
+    S.PUBLISHED: frozenset({S.IN_SESSION, S.DRAFT}),
+    S.IN_SESSION: frozenset({S.CLOSED}),
+    S.CLOSED: frozenset({S.ARCHIVED, S.IN_SESSION}),
+    S.ARCHIVED: frozenset(),
+}
+LABELS = {
+    S.DRAFT: "bản nháp",
+    S.PUBLISHED: "đã phát hành",
+    S.IN_SESSION: "đang họp",
+    S.CLOSED: "đã kết thúc",
+    S.ARCHIVED: "đã lưu trữ",
+}
+
+
+def transition_problem(
+    current: MeetingStatus, target: MeetingStatus, *, has_chair: bool = True
+) -> str | None:
+    """Why ``current`` cannot become ``target``, or None when it can."""
+    if target not in TRANSITIONS[current]:
+        return (
+            f"Không thể chuyển cuộc họp từ '{LABELS[current]}' sang '{LABELS[target]}' "
+            f"({current.value} → {target.value} is not allowed)."
+        )
+    if target in (S.PUBLISHED, S.IN_SESSION) and not has_chair:
+        return "Cuộc họp phải có chủ tọa trước khi phát hành (a meeting needs a chair)."
+    return None
+
+
+def is_editable(status: MeetingStatus) -> bool:
+    """Archived meetings are frozen; closed ones still take minutes and corrections."""
+    return status is not S.ARCHIVED

@@ -1,0 +1,113 @@
+"""Joining a meeting: rooms first, then the snapshot or the missed events (no event falls
+between the two: what is published meanwhile arrives live and is also in the answer, and the
+client drops sequence numbers it already has)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+from sqlmodel import Session
+
+from ecabinet.domain.roles import MeetingRole
+from ecabinet.errors import EcabinetError
+from ecabinet.protocol import Schema, command
+from ecabinet.realtime import publisher as rooms
+from ecabinet.realtime.dispatch import Dispatcher, error_ack
+from ecabinet.services.accounts import SessionInfo
+from ecabinet.services.context import Actor, load_actor, require_roles
+from ecabinet.services.snapshot import build_snapshot, catch_up
+from ecabinet.validation import validate
+
+if TYPE_CHECKING:
+    from ecabinet.runtime import Runtime
+
+JOIN_ROLES = frozenset({"participant", "admin"})
+
+
+class JoinMeeting(Schema):
+    meeting_id: int = Field(ge=1)
+    since: int | None = Field(default=None, ge=0)
+
+
+class LeaveMeeting(Schema):
+    meeting_id: int = Field(ge=1)
+
+
+@command(
+    "meeting.join",
+    JoinMeeting,
+    roles=set(JOIN_ROLES),
+    custom=True,
+    summary="Join a meeting's room: answers a snapshot, or with `since` the events missed "
+    "after that sequence number (a snapshot when too far behind).",
+    errors=("meeting_not_found", "unknown_seq"),
+)
+def join_state(session: Session, user: SessionInfo, cmd: JoinMeeting) -> dict[str, Any]:
+    meeting, actor = load_actor(session, user, cmd.meeting_id)
+    require_roles(actor, JOIN_ROLES, "meeting.join")
+    if cmd.since is None:
+        return build_snapshot(session, actor, meeting)
+    return catch_up(session, actor, meeting, cmd.since)
+
+
+@command(
+    "meeting.leave",
+    LeaveMeeting,
+    roles={"participant", "admin"},
+    custom=True,
+    summary="Stop receiving a meeting's events on this connection.",
+)
+def leave(session: Session, user: SessionInfo, cmd: LeaveMeeting) -> None:
+    """Leaving changes no data: the adapter only takes the connection out of the rooms."""
+
+
+def rooms_for(meeting_id: int, actor: Actor) -> list[str]:
+    out = [rooms.meeting_room(meeting_id), rooms.user_room(meeting_id, actor.user_id)]
+    observer = actor.role is MeetingRole.OBSERVER
+    out.append(rooms.observers_room(meeting_id) if observer else rooms.members_room(meeting_id))
+    if actor.is_staff or actor.is_admin:
+        out.append(rooms.staff_room(meeting_id))
+    return out
+
+
+def register(runtime: Runtime, dispatcher: Dispatcher) -> None:
+    sio = runtime.sio
+    db = runtime.db
+
+    async def join(sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            user: SessionInfo = (await sio.get_session(sid))["user"]
+            dispatcher.check_limits(sid, data)
+            cmd = validate(JoinMeeting, data)
+            _meeting, actor = await db.read(load_actor, user, cmd.meeting_id)
+            require_roles(actor, JOIN_ROLES, "meeting.join")
+            joined = rooms_for(cmd.meeting_id, actor)
+            for room in joined:
+                await sio.enter_room(sid, room)
+            try:
+                answer = await db.read(join_state, user, cmd)
+            except EcabinetError:
+                for room in joined:
+                    await sio.leave_room(sid, room)
+                raise
+        except EcabinetError as exc:
+            return error_ack(exc)
+        async with sio.session(sid) as state:
+            state.setdefault("meetings", {})[cmd.meeting_id] = joined
+        return {"ok": True, **answer}
+
+    async def leave_meeting(sid: str, data: Any = None) -> dict[str, Any]:
+        try:
+            dispatcher.check_limits(sid, data)
+            cmd = validate(LeaveMeeting, data)
+        except EcabinetError as exc:
+            return error_ack(exc)
+        async with sio.session(sid) as state:
+            joined = state.get("meetings", {}).pop(cmd.meeting_id, [])
+        for room in joined:
+            await sio.leave_room(sid, room)
+        return {"ok": True}
+
+    sio.on("meeting.join", join)
+    sio.on("meeting.leave", leave_meeting)
