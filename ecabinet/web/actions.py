@@ -1,0 +1,37 @@
+"""Changing a meeting over HTTP the same way commands do: one transaction, then publish."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlmodel import Session
+from starlette.requests import Request
+
+from ecabinet.realtime.publisher import publish
+from ecabinet.services.context import CommandContext, load_actor, require_roles
+from ecabinet.web.common import require_user, runtime
+
+T = TypeVar("T")
+
+
+async def meeting_action(
+    request: Request, meeting_id: int, roles: set[str], action: str,
+    fn: Callable[..., T], *args: Any,
+) -> T:
+    """Run ``fn(session, ctx, *args)`` for the caller on a locked meeting; publish after commit."""
+    rt = runtime(request)
+    user = await require_user(request)
+    allowed = frozenset(roles)
+
+    def transaction(session: Session) -> tuple[T, list[Any]]:
+        meeting, actor = load_actor(session, user, meeting_id, lock=True)
+        require_roles(actor, allowed, action)
+        ctx = CommandContext(session, meeting, actor)
+        result = fn(session, ctx, *args)
+        return result, ctx.events
+
+    result, events = await rt.db.write(transaction)
+    if events:
+        await publish(rt, events)
+    return result
