@@ -140,6 +140,48 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from ecabinet.app import open_database
+    from ecabinet.services import audit
+
+    expect = None
+    if args.expect:
+        seq, _, digest = args.expect.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            print(
+                "ecabinet: --expect takes SEQ:HASH as printed by `ecabinet audit head`",
+                file=sys.stderr,
+            )
+            return 2
+        expect = (int(seq), digest)
+    db = open_database(_settings())
+    try:
+        problems = db.run_sync(audit.verify, expect)
+        last_seq, last_hash = db.run_sync(audit.head)
+    finally:
+        db.close()
+    for problem in problems:
+        print(f"record {problem.seq}: {problem.message}")
+    if problems:
+        print(f"audit trail BROKEN: {len(problems)} problem(s)")
+        return 1
+    print(f"audit trail intact: {last_seq} records, head {last_seq}:{last_hash}")
+    return 0
+
+
+def cmd_audit_head(args: argparse.Namespace) -> int:
+    from ecabinet.app import open_database
+    from ecabinet.services import audit
+
+    db = open_database(_settings())
+    try:
+        seq, digest = db.run_sync(audit.head)
+    finally:
+        db.close()
+    print(f"{seq}:{digest}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecabinet",
@@ -195,6 +237,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the password from standard input (for scripts)",
     )
     add.set_defaults(func=cmd_user_add)
+
+    audit_cmd = sub.add_parser(
+        "audit", help="check the audit trail", description="Check the hash-chained audit trail."
+    )
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    verify = audit_sub.add_parser(
+        "verify",
+        help="recompute the chain and report changed or removed records",
+        description="Recompute the audit trail's hash chain; exit 1 when a record was changed, "
+        "removed or inserted.",
+    )
+    verify.add_argument(
+        "--expect",
+        metavar="SEQ:HASH",
+        help="a head printed earlier by `ecabinet audit head`, to also detect "
+        "records removed from the end",
+    )
+    verify.set_defaults(func=cmd_audit_verify)
+    head = audit_sub.add_parser(
+        "head",
+        help="print the latest record as SEQ:HASH",
+        description="Print the latest record's number and hash, to keep outside the database.",
+    )
+    head.set_defaults(func=cmd_audit_head)
     return parser
 
 

@@ -324,8 +324,11 @@ class AuditRecord(SQLModel, table=True):
     __tablename__ = "audit_record"
 
     id: int | None = Field(default=None, primary_key=True)
+    # 1, 2, 3, ... with no gaps: a removed record shows as a gap even where hashes were redone.
+    seq: int = Field(unique=True)
     at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     actor_id: int | None = None
+    address: str = Field(default="", max_length=64)
     action: str = Field(max_length=64)
     subject: str = Field(default="", max_length=200)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=_json())

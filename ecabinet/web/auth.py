@@ -15,7 +15,7 @@ from ecabinet.logs import get_logger
 from ecabinet.protocol import endpoint
 from ecabinet.realtime.server import drop_sessions
 from ecabinet.runtime import Runtime
-from ecabinet.services import accounts
+from ecabinet.services import accounts, audit
 from ecabinet.storage.models import User
 from ecabinet.validation import validate
 from ecabinet.web.common import (
@@ -76,6 +76,14 @@ async def sign_in(
 
     def check(session: Any) -> tuple[str, User]:
         user = accounts.authenticate(session, creds.username, creds.password)
+        audit.record(
+            session,
+            audit.SIGNIN_OK,
+            actor_id=user.id,
+            subject=user.username,
+            details={"kind": kind},
+            address=address,
+        )
         token = accounts.open_session(
             session,
             user,
@@ -89,6 +97,9 @@ async def sign_in(
     try:
         token, user = await rt.db.write(check)
     except Unauthenticated:
+        await rt.db.write(
+            audit.record, audit.SIGNIN_FAILED, subject=account_key[:64], address=address
+        )
         rt.signin_by_account.hit(account_key)
         rt.signin_by_address.hit(address)
         rt.metrics.signins.labels("failed").inc()
@@ -232,7 +243,18 @@ async def api_signout_all(request: Request) -> Response:
     """Sign the caller out on every device (a lost tablet) and drop their live sockets."""
     rt = runtime(request)
     me = await require_user(request)
-    ended = await rt.db.write(accounts.close_all_sessions, me.user_id)
+
+    def end_all(session: Any) -> list[int]:
+        audit.record(
+            session,
+            audit.SIGNOUT_ALL,
+            actor_id=me.user_id,
+            subject=me.username,
+            address=client_address(request),
+        )
+        return accounts.close_all_sessions(session, me.user_id)
+
+    ended = await rt.db.write(end_all)
     await drop_sessions(rt, ended)
     log.info("signout.everywhere", username=me.username, sessions=len(ended))
     response = JSONResponse({"ok": True, "sessions_ended": len(ended)})
