@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel import Session, select
 
-from ecabinet.domain.roles import MeetingStatus
-from ecabinet.services import accounts, packs
+from ecabinet import samples
+from ecabinet.services import accounts, pack_io, packs
+from ecabinet.services.documents import PreparedFile
+from ecabinet.settings import Settings
 from ecabinet.storage.models import Meeting, User
 
 
@@ -19,8 +22,27 @@ class LoadedSample:
     accounts: list[tuple[str, str, str]]  # (role, username, full name)
 
 
-def load_sample(session: Session, folder: Path, password: str) -> LoadedSample:
-    """Import the sample once (again on later runs only its passwords are reset) and publish it."""
+def prepare_sample(settings: Settings, folder: Path) -> tuple[Path, dict[str, PreparedFile]]:
+    """Generate the sample's documents on first use and store them (blocking, before the
+    transaction); return the folder to import from and the prepared files."""
+    folder = samples.ensure_generated(folder, settings.data_dir / "sample-packs" / folder.name)
+    pack = packs.read_loaded(folder)
+    problems = packs.consistency_problems(pack) + packs.file_problems(pack, folder)
+    if problems:
+        raise packs.pack_error(problems)
+    return folder, pack_io.prepare_files(settings, folder, pack)
+
+
+def load_sample(
+    session: Session,
+    folder: Path,
+    password: str,
+    prepared: Mapping[str, PreparedFile] | None = None,
+) -> LoadedSample:
+    """Import the sample once (again on later runs only its passwords are reset) and publish it.
+
+    With ``prepared`` (from ``prepare_sample``) the meeting gets its documents too.
+    """
     spec = packs.read_pack(folder)
     for p in spec.participants:
         user = accounts.get_user(session, p.user)
@@ -29,10 +51,8 @@ def load_sample(session: Session, folder: Path, password: str) -> LoadedSample:
     packs.ensure_users(session, spec, password)
     meeting = session.exec(select(Meeting).where(Meeting.title == spec.meeting.title)).first()
     if meeting is None:
-        meeting = packs.import_pack(session, spec)
-        meeting.status = MeetingStatus.PUBLISHED.value
-        meeting.pack_version = 1
-        session.add(meeting)
+        meeting = packs.import_pack(session, spec, prepared)
+        pack_io.publish_new(session, meeting)
         session.flush()
     assert meeting.id is not None
     names = {u.username: u.full_name for u in session.exec(select(User)).all()}

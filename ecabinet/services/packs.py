@@ -1,15 +1,39 @@
 """Meeting packs: a folder holding ``meeting.yaml`` (meeting, participants, agenda) and files.
 
 This module reads and validates the YAML into typed specs, reporting every problem at once (with
-the line where YAML knows it), and imports a spec in the caller's single transaction.
+the file and line where there is one), and imports a spec in the caller's single transaction.
+Opening zips, preparing the files and exporting live in services/pack_io.py.
+
+The format (every text field is normalised to NFC)::
+
+    meeting:
+      title: ...                      # required
+      body: Ủy ban nhân dân tỉnh ...  # by name
+      place: ..., description: ...
+      starts_at: 2026-12-03T08:00:00+07:00
+      ends_at: 2026-12-03T11:30:00+07:00
+    participants:
+      - {user: chutich, full_name: Nguyễn Văn An, role: chair}        # chair, secretary,
+      - {user: daibieu1, role: delegate, vote: true, weight: 1}         # delegate, observer
+      - {user: daibieu2, role: delegate, proxy_holder: daibieu1}
+    documents:                        # meeting documents on no agenda item
+      - {file: documents/phu-luc.pdf, title: Phụ lục}
+    agenda:
+      - title: ...
+        presenter: ..., minutes: 30, description: ..., confidential: false, vote: true
+        documents:
+          - {file: documents/to-trinh.pdf, title: Tờ trình, confidential: false}
+        items:                        # one more level at most
+          - title: ...
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator, Mapping
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -20,7 +44,11 @@ from ecabinet.errors import InvalidInput
 from ecabinet.services import accounts
 from ecabinet.storage.models import AgendaItem, Body, Meeting, Participant, User
 
+if TYPE_CHECKING:
+    from ecabinet.services.documents import PreparedFile
+
 PACK_FILE = "meeting.yaml"
+Loc = tuple[str | int, ...]
 
 
 def nfc(text: str) -> str:
@@ -44,6 +72,13 @@ class MeetingSpec(_Spec):
     def _nfc(cls, value: str) -> str:
         return nfc(value.strip())
 
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time zone, e.g. 2026-12-03T08:00:00+07:00")
+        return value
+
 
 class ParticipantSpec(_Spec):
     user: str = Field(min_length=2, max_length=64)
@@ -55,9 +90,17 @@ class ParticipantSpec(_Spec):
 
 
 class DocumentSpec(_Spec):
-    file: str
-    title: str | None = None
+    file: str = Field(min_length=1, max_length=500)
+    title: str | None = Field(default=None, max_length=300)
     confidential: bool = False
+
+    @field_validator("file")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        path = PurePosixPath(nfc(value.strip()).replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts or not path.parts:
+            raise ValueError("a path inside the pack, such as documents/to-trinh.pdf")
+        return str(path)
 
 
 class AgendaItemSpec(_Spec):
@@ -74,7 +117,26 @@ class AgendaItemSpec(_Spec):
 class PackSpec(_Spec):
     meeting: MeetingSpec
     participants: list[ParticipantSpec] = []
+    documents: list[DocumentSpec] = []
     agenda: list[AgendaItemSpec] = []
+
+
+class LoadedPack:
+    """A parsed ``meeting.yaml``: the spec and the YAML tree that knows every value's line."""
+
+    def __init__(self, spec: PackSpec, node: yaml.Node | None, source: str) -> None:
+        self.spec = spec
+        self.node = node
+        self.source = source
+
+    def problem(self, loc: Loc, message: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "file": self.source,
+            "line": _line_of(self.node, loc),
+            "field": ".".join(str(p) for p in loc),
+            "message": message,
+            **extra,
+        }
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
@@ -95,8 +157,21 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def parse_pack(text: str, *, source: str = PACK_FILE) -> PackSpec:
-    """Parse and validate ``meeting.yaml`` text; ``InvalidInput`` lists every problem found."""
+def pack_error(problems: list[dict[str, Any]], source: str = PACK_FILE) -> InvalidInput:
+    """One error that lists every problem found."""
+    problems.sort(key=lambda p: (p.get("line") or 0, p.get("field", "")))
+    return InvalidInput(
+        f"{source}: {len(problems)} lỗi trong gói họp (problems in the pack)",
+        code="invalid_pack",
+        details=problems,
+    )
+
+
+def load_pack(text: str, *, source: str = PACK_FILE) -> LoadedPack:
+    """Parse and validate the schema; ``InvalidInput`` lists every schema problem with its line.
+
+    Consistency (duplicates, proxies, depth) is checked by ``consistency_problems``.
+    """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -108,6 +183,12 @@ def parse_pack(text: str, *, source: str = PACK_FILE) -> PackSpec:
             code="invalid_pack",
             details=[{"file": source, "line": line, "message": str(exc).splitlines()[0]}],
         ) from None
+    if data is not None and not isinstance(data, dict):
+        raise InvalidInput(
+            f"{source}: cần một bảng với khóa 'meeting' (expected a mapping)",
+            code="invalid_pack",
+            details=[{"file": source, "line": 1, "message": "expected a mapping at the top"}],
+        )
     try:
         spec = PackSpec.model_validate(data if data is not None else {})
     except ValidationError as exc:
@@ -120,75 +201,165 @@ def parse_pack(text: str, *, source: str = PACK_FILE) -> PackSpec:
             }
             for err in exc.errors(include_url=False, include_context=False, include_input=False)
         ]
-        raise InvalidInput(
-            f"{source}: {len(problems)} lỗi trong gói họp (problems in the pack)",
-            code="invalid_pack",
-            details=problems,
-        ) from None
-    _check_consistency(spec, source)
-    return spec
+        raise pack_error(problems, source) from None
+    return LoadedPack(spec, node, source)
 
 
-def _check_consistency(spec: PackSpec, source: str) -> None:
+def document_specs(spec: PackSpec) -> Iterator[tuple[Loc, DocumentSpec, AgendaItemSpec | None]]:
+    """Every document entry with its location in the YAML and its agenda item (None: meeting)."""
+    for i, doc in enumerate(spec.documents):
+        yield ("documents", i), doc, None
+
+    def walk(
+        items: list[AgendaItemSpec], path: Loc
+    ) -> Iterator[tuple[Loc, DocumentSpec, AgendaItemSpec | None]]:
+        for i, item in enumerate(items):
+            for j, doc in enumerate(item.documents):
+                yield (*path, i, "documents", j), doc, item
+            yield from walk(item.items, (*path, i, "items"))
+
+    yield from walk(spec.agenda, ("agenda",))
+
+
+def consistency_problems(pack: LoadedPack) -> list[dict[str, Any]]:
+    """Duplicate participants or items, unknown proxy holders, chains, too deep an agenda."""
+    spec = pack.spec
     problems: list[dict[str, Any]] = []
     seen: set[str] = set()
     for i, p in enumerate(spec.participants):
-        if p.user in seen:
+        if p.user.strip().lower() in seen:
             problems.append(
-                {
-                    "file": source,
-                    "field": f"participants.{i}.user",
-                    "message": f"người dự họp '{p.user}' bị lặp (duplicate participant)",
-                }
+                pack.problem(
+                    ("participants", i, "user"),
+                    f"người dự họp '{p.user}' bị lặp (duplicate participant)",
+                )
             )
-        seen.add(p.user)
+        seen.add(p.user.strip().lower())
+    by_user = {p.user.strip().lower(): p for p in spec.participants}
     for i, p in enumerate(spec.participants):
-        if p.proxy_holder is not None and p.proxy_holder not in seen:
+        if p.proxy_holder is None:
+            continue
+        holder = by_user.get(p.proxy_holder.strip().lower())
+        loc: Loc = ("participants", i, "proxy_holder")
+        if holder is None:
             problems.append(
-                {
-                    "file": source,
-                    "field": f"participants.{i}.proxy_holder",
-                    "message": f"'{p.proxy_holder}' không dự họp (proxy holder not a participant)",
-                }
+                pack.problem(
+                    loc, f"'{p.proxy_holder}' không dự họp (proxy holder not a participant)"
+                )
+            )
+        elif holder is p:
+            problems.append(pack.problem(loc, "không thể tự ủy quyền (no self-proxy)"))
+        elif holder.proxy_holder is not None:
+            problems.append(
+                pack.problem(loc, f"'{p.proxy_holder}' đã ủy quyền cho người khác (no chains)")
             )
 
-    def walk(items: list[AgendaItemSpec], path: str, depth: int) -> None:
+    def walk(items: list[AgendaItemSpec], path: Loc, depth: int) -> None:
         titles: set[str] = set()
         for i, item in enumerate(items):
-            where = f"{path}.{i}"
+            where: Loc = (*path, i)
             if depth > 2 or (depth == 2 and item.items):
                 problems.append(
-                    {
-                        "file": source,
-                        "field": where,
-                        "message": "chương trình chỉ lồng tối đa 2 cấp (at most two levels)",
-                    }
+                    pack.problem(where, "chương trình chỉ lồng tối đa 2 cấp (at most two levels)")
                 )
-            if item.title in titles:
+            title = nfc(item.title.strip())
+            if title in titles:
                 problems.append(
-                    {
-                        "file": source,
-                        "field": where,
-                        "message": f"mục '{item.title}' bị lặp (duplicate item)",
-                    }
+                    pack.problem((*where, "title"), f"mục '{item.title}' bị lặp (duplicate item)")
                 )
-            titles.add(item.title)
-            walk(item.items, f"{where}.items", depth + 1)
+            titles.add(title)
+            files: set[str] = set()
+            for j, doc in enumerate(item.documents):
+                if doc.file in files:
+                    problems.append(
+                        pack.problem(
+                            (*where, "documents", j, "file"),
+                            f"tệp '{doc.file}' bị lặp trong mục (duplicate document)",
+                        )
+                    )
+                files.add(doc.file)
+            walk(item.items, (*where, "items"), depth + 1)
 
-    walk(spec.agenda, "agenda", 1)
-    if problems:
-        raise InvalidInput(
-            f"{source}: {len(problems)} lỗi trong gói họp (problems in the pack)",
-            code="invalid_pack",
-            details=problems,
+    walk(spec.agenda, ("agenda",), 1)
+    meeting_files: set[str] = set()
+    for j, doc in enumerate(spec.documents):
+        if doc.file in meeting_files:
+            problems.append(
+                pack.problem(
+                    ("documents", j, "file"), f"tệp '{doc.file}' bị lặp (duplicate document)"
+                )
+            )
+        meeting_files.add(doc.file)
+    m = spec.meeting
+    if m.starts_at and m.ends_at and m.ends_at <= m.starts_at:
+        problems.append(
+            pack.problem(("meeting", "ends_at"), "giờ kết thúc phải sau giờ bắt đầu (ends_at)")
         )
+    return problems
+
+
+def file_problems(pack: LoadedPack, folder: Path) -> list[dict[str, Any]]:
+    """Document files that are missing from the pack folder (or lead outside it)."""
+    root = folder.resolve()
+    problems = []
+    for loc, doc, _item in document_specs(pack.spec):
+        path = (folder / doc.file).resolve()
+        if not path.is_relative_to(root):
+            problems.append(pack.problem((*loc, "file"), f"'{doc.file}' nằm ngoài gói (outside)"))
+        elif not path.is_file():
+            problems.append(
+                pack.problem(
+                    (*loc, "file"),
+                    f"không tìm thấy tệp '{doc.file}' (missing file)",
+                    document=doc.file,
+                )
+            )
+    return problems
+
+
+def user_problems(session: Session, pack: LoadedPack) -> list[dict[str, Any]]:
+    """Participants that have no account."""
+    return [
+        pack.problem(
+            ("participants", i, "user"),
+            f"người dùng '{p.user}' chưa có tài khoản (unknown user)",
+        )
+        for i, p in enumerate(pack.spec.participants)
+        if accounts.get_user(session, p.user) is None
+    ]
+
+
+def parse_pack(text: str, *, source: str = PACK_FILE) -> PackSpec:
+    """Parse and validate ``meeting.yaml`` text; ``InvalidInput`` lists every problem found."""
+    pack = load_pack(text, source=source)
+    problems = consistency_problems(pack)
+    if problems:
+        raise pack_error(problems, source)
+    return pack.spec
 
 
 def read_pack(folder: Path) -> PackSpec:
+    return read_loaded(folder).spec
+
+
+def read_loaded(folder: Path) -> LoadedPack:
+    """``meeting.yaml`` of a pack folder, schema-checked (see ``check_pack`` for the rest)."""
     path = folder / PACK_FILE
     if not path.is_file():
-        raise InvalidInput(f"Không tìm thấy {PACK_FILE} trong {folder}", code="invalid_pack")
-    return parse_pack(path.read_text(encoding="utf-8"), source=PACK_FILE)
+        raise InvalidInput(
+            f"Không tìm thấy {PACK_FILE} trong gói (no {PACK_FILE} in the pack).",
+            code="invalid_pack",
+            details=[{"file": PACK_FILE, "line": None, "message": "missing file"}],
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f"{PACK_FILE} phải là văn bản UTF-8 (must be UTF-8 text).",
+            code="invalid_pack",
+            details=[{"file": PACK_FILE, "line": None, "message": "not UTF-8"}],
+        ) from None
+    return load_pack(text, source=PACK_FILE)
 
 
 def ensure_users(session: Session, spec: PackSpec, password: str) -> list[User]:
@@ -200,8 +371,29 @@ def ensure_users(session: Session, spec: PackSpec, password: str) -> list[User]:
     return created
 
 
-def import_pack(session: Session, spec: PackSpec) -> Meeting:
-    """Create the meeting, its participants and agenda in the caller's transaction."""
+def find_or_create_body(session: Session, name: str, *, create: bool) -> Body | None:
+    name = nfc(name.strip())
+    body = session.exec(select(Body).where(Body.name == name)).first()
+    if body is None and create:
+        body = Body(name=name)
+        session.add(body)
+        session.flush()
+    return body
+
+
+def import_pack(
+    session: Session,
+    spec: PackSpec,
+    prepared: Mapping[str, PreparedFile] | None = None,
+    *,
+    uploaded_by: int | None = None,
+    create_body: bool = True,
+) -> Meeting:
+    """Create the meeting, its participants, agenda and documents in the caller's transaction.
+
+    ``prepared`` maps each document's ``file`` to its stored, sanitised file (services/pack_io);
+    without it the documents are left out. Raises ``InvalidInput`` listing unknown users.
+    """
     users: dict[str, int] = {}
     unknown = []
     for p in spec.participants:
@@ -218,12 +410,13 @@ def import_pack(session: Session, spec: PackSpec) -> Meeting:
         )
     body_id = None
     if spec.meeting.body:
-        name = nfc(spec.meeting.body.strip())
-        body = session.exec(select(Body).where(Body.name == name)).first()
+        body = find_or_create_body(session, spec.meeting.body, create=create_body)
         if body is None:
-            body = Body(name=name)
-            session.add(body)
-            session.flush()
+            raise InvalidInput(
+                f"Không có cơ quan '{spec.meeting.body}' (unknown body).",
+                code="invalid_pack",
+                details=[{"field": "meeting.body", "message": "unknown body"}],
+            )
         body_id = body.id
     m = spec.meeting
     meeting = Meeting(
@@ -253,28 +446,37 @@ def import_pack(session: Session, spec: PackSpec) -> Meeting:
         session.add(row)
         rows[p.user] = row
     session.flush()
+    lower = {u.strip().lower(): row for u, row in rows.items()}
     for p in spec.participants:
         if p.proxy_holder:
-            rows[p.user].proxy_holder_id = rows[p.proxy_holder].id
-    _add_items(session, meeting.id, spec.agenda, parent_id=None)
+            rows[p.user].proxy_holder_id = lower[p.proxy_holder.strip().lower()].id
+    items = _add_items(session, meeting.id, spec.agenda, parent_id=None)
+    if prepared is not None:
+        from ecabinet.services.pack_io import attach_prepared
+
+        attach_prepared(session, meeting, spec, items, prepared, uploaded_by=uploaded_by)
     return meeting
 
 
 def _add_items(
     session: Session, meeting_id: int, items: list[AgendaItemSpec], parent_id: int | None
-) -> None:
+) -> dict[int, AgendaItem]:
+    """Create the items; return them keyed by ``id()`` of their spec."""
+    made: dict[int, AgendaItem] = {}
     for position, item in enumerate(items):
         row = AgendaItem(
             meeting_id=meeting_id,
             parent_id=parent_id,
             position=position,
-            title=nfc(item.title),
-            presenter=nfc(item.presenter),
-            description=nfc(item.description),
+            title=nfc(item.title.strip()),
+            presenter=nfc(item.presenter.strip()),
+            description=nfc(item.description.strip()),
             planned_minutes=item.minutes,
             confidential=item.confidential,
             vote_planned=item.vote,
         )
         session.add(row)
         session.flush()
-        _add_items(session, meeting_id, item.items, parent_id=row.id)
+        made[id(item)] = row
+        made.update(_add_items(session, meeting_id, item.items, parent_id=row.id))
+    return made

@@ -1,0 +1,307 @@
+"""Preparing a meeting over HTTP: the meeting itself, its lifecycle, participants and proxies,
+the change log since a pack version, and calendar invitations."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ecabinet.protocol import endpoint
+from ecabinet.services import ics, meetings_admin, participants
+from ecabinet.services.context import Actor
+from ecabinet.services.editing import EDIT_ROLES, STAFF_READ_ROLES
+from ecabinet.storage.models import Meeting
+from ecabinet.web.actions import meeting_action
+from ecabinet.web.common import json_body, require_user, runtime
+from ecabinet.web.prep_common import bool_param, int_param, meeting_read
+
+EDIT = set(EDIT_ROLES)
+READ = {"participant", "admin"}
+M = "/api/meetings/{meeting_id:int}"
+P = M + "/participants/{participant_id:int}"
+EDIT_ERRORS = ("forbidden_role", "meeting_archived", "invalid_payload", "json_required")
+
+
+def _mid(request: Request) -> int:
+    meeting_id: int = request.path_params["meeting_id"]
+    return meeting_id
+
+
+def _pid(request: Request) -> int:
+    participant_id: int = request.path_params["participant_id"]
+    return participant_id
+
+
+@endpoint(
+    "POST",
+    "/api/meetings",
+    roles={"admin", "user"},
+    body=meetings_admin.MeetingIn,
+    summary="Create a draft meeting. Admins: for any body or none. A body's secretary: for "
+    "that body, and becomes the meeting's secretary. `invite_members` adds the body's members.",
+    errors=("not_body_secretary", "body_not_found", "invalid_times", "invalid_payload"),
+)
+async def create_meeting(request: Request) -> Response:
+    me = await require_user(request)
+    data = await json_body(request, meetings_admin.MeetingIn)
+    answer = await runtime(request).db.write(meetings_admin.create_meeting, me, data)
+    return JSONResponse(answer, status_code=201)
+
+
+@endpoint(
+    "GET",
+    M,
+    roles=READ,
+    summary="The meeting as the caller may see it: details, participants, agenda with "
+    "documents in order, documents (observers: confidential content left out).",
+)
+async def read_meeting(request: Request) -> Response:
+    detail = await meeting_read(
+        request, _mid(request), READ, "meeting.read", meetings_admin.meeting_detail
+    )
+    return JSONResponse(detail)
+
+
+@endpoint(
+    "PATCH",
+    M,
+    roles=EDIT,
+    body=meetings_admin.MeetingPatch,
+    summary="Change title, body, description, place, start or end (only the fields given). "
+    "After publication: a new pack version and `meeting.updated`.",
+    errors=(*EDIT_ERRORS, "invalid_times", "not_body_secretary", "body_not_found"),
+)
+async def update_meeting(request: Request) -> Response:
+    data = await json_body(request, meetings_admin.MeetingPatch)
+    answer = await meeting_action(
+        request, _mid(request), EDIT, "meeting.update", meetings_admin.update_meeting, data
+    )
+    return JSONResponse(answer)
+
+
+@endpoint(
+    "POST",
+    M + "/status",
+    roles={"secretary", "admin", "chair"},
+    body=meetings_admin.StatusIn,
+    summary="Move the meeting through draft → published → in_session → closed → archived "
+    "(allowed transitions only; publishing needs a chair and takes the next pack version). "
+    "The chair may only open and close the session.",
+    errors=("invalid_transition", "forbidden_transition", "forbidden_role", "invalid_payload"),
+)
+async def set_status(request: Request) -> Response:
+    data = await json_body(request, meetings_admin.StatusIn)
+    answer = await meeting_action(
+        request,
+        _mid(request),
+        {"secretary", "admin", "chair"},
+        "meeting.status",
+        meetings_admin.set_status,
+        data,
+    )
+    return JSONResponse(answer)
+
+
+def _changes(session: Session, actor: Actor, meeting: Meeting, since: int) -> dict[str, Any]:
+    return meetings_admin.changes_since(session, meeting, since)
+
+
+@endpoint(
+    "GET",
+    M + "/changes",
+    roles=set(STAFF_READ_ROLES),
+    summary="What changed in the pack after version `?since=N` (default 1, the published "
+    "pack), version by version, from the event log.",
+    errors=("forbidden_role", "unknown_pack_version", "invalid_payload"),
+)
+async def changes(request: Request) -> Response:
+    since = int_param(request, "since", 1)
+    answer = await meeting_read(
+        request, _mid(request), STAFF_READ_ROLES, "meeting.changes", _changes, since
+    )
+    return JSONResponse(answer)
+
+
+# --- participants ---------------------------------------------------------------------------
+
+
+def _list_participants(session: Session, actor: Actor, meeting: Meeting) -> dict[str, Any]:
+    assert meeting.id is not None
+    people = participants.participant_list(session, meeting.id)
+    return {"participants": [p.model_dump() for p in people]}
+
+
+@endpoint("GET", M + "/participants", roles=READ, summary="The meeting's participants.")
+async def list_participants(request: Request) -> Response:
+    answer = await meeting_read(
+        request, _mid(request), READ, "participants.list", _list_participants
+    )
+    return JSONResponse(answer)
+
+
+@endpoint(
+    "POST",
+    M + "/participants",
+    roles=EDIT,
+    body=participants.ParticipantIn,
+    summary="Add a user with a role, voting right (default: chairs and delegates vote) and "
+    "weight; emits `participants.changed`.",
+    errors=(*EDIT_ERRORS, "unknown_user", "participant_exists", "observer_cannot_vote"),
+)
+async def add_participant(request: Request) -> Response:
+    data = await json_body(request, participants.ParticipantIn)
+    answer = await meeting_action(
+        request, _mid(request), EDIT, "participants.add", participants.add_participant, data
+    )
+    return JSONResponse(answer, status_code=201)
+
+
+@endpoint(
+    "PATCH",
+    P,
+    roles=EDIT,
+    body=participants.ParticipantPatch,
+    summary="Change a participant's role, voting right or weight.",
+    errors=(
+        *EDIT_ERRORS,
+        "participant_not_found",
+        "observer_cannot_vote",
+        "chair_required",
+        "proxy_in_use",
+    ),
+)
+async def update_participant(request: Request) -> Response:
+    data = await json_body(request, participants.ParticipantPatch)
+    answer = await meeting_action(
+        request,
+        _mid(request),
+        EDIT,
+        "participants.update",
+        participants.update_participant,
+        _pid(request),
+        data,
+    )
+    return JSONResponse(answer)
+
+
+@endpoint(
+    "DELETE",
+    P,
+    roles=EDIT,
+    summary="Remove a participant (refused for the last chair of a published meeting, with a "
+    "proxy in place, or once they attended, spoke or voted).",
+    errors=(
+        "forbidden_role",
+        "meeting_archived",
+        "participant_not_found",
+        "chair_required",
+        "proxy_in_use",
+        "participant_in_use",
+    ),
+)
+async def remove_participant(request: Request) -> Response:
+    answer = await meeting_action(
+        request,
+        _mid(request),
+        EDIT,
+        "participants.remove",
+        participants.remove_participant,
+        _pid(request),
+    )
+    return JSONResponse(answer)
+
+
+@endpoint(
+    "PUT",
+    P + "/proxy",
+    roles=EDIT,
+    body=participants.ProxyIn,
+    summary="Let `holder_id` (a participant with a voting right) carry this participant's vote. "
+    "No self-proxy, no chains.",
+    errors=(*EDIT_ERRORS, "participant_not_found", "invalid_proxy"),
+)
+async def set_proxy(request: Request) -> Response:
+    data = await json_body(request, participants.ProxyIn)
+    answer = await meeting_action(
+        request,
+        _mid(request),
+        EDIT,
+        "participants.proxy",
+        participants.set_proxy,
+        _pid(request),
+        data,
+    )
+    return JSONResponse(answer)
+
+
+@endpoint(
+    "DELETE",
+    P + "/proxy",
+    roles=EDIT,
+    summary="Remove this participant's proxy.",
+    errors=("forbidden_role", "meeting_archived", "participant_not_found", "no_proxy"),
+)
+async def clear_proxy(request: Request) -> Response:
+    answer = await meeting_action(
+        request,
+        _mid(request),
+        EDIT,
+        "participants.proxy",
+        participants.clear_proxy,
+        _pid(request),
+    )
+    return JSONResponse(answer)
+
+
+# --- calendar -------------------------------------------------------------------------------
+
+
+@endpoint(
+    "GET",
+    M + "/invite.ics",
+    roles=READ,
+    summary="Calendar invitation (iCalendar, RFC 5545) for the caller. Staff and admins may "
+    "ask for `?participant=ID` or `?all=true` (every participant as an attendee).",
+    errors=("meeting_not_scheduled", "participant_not_found", "invalid_payload"),
+)
+async def invitation(request: Request) -> Response:
+    participant_id = int_param(request, "participant")
+    everyone = bool_param(request, "all")
+    host = request.url.hostname or "ecabinet"
+
+    def build(session: Session, actor: Actor, meeting: Meeting) -> tuple[str, str]:
+        return ics.invitation(
+            session, actor, meeting, participant_id=participant_id, everyone=everyone, host=host
+        )
+
+    text, filename = await meeting_read(request, _mid(request), READ, "meeting.invite", build)
+    return Response(
+        text.encode("utf-8"),
+        media_type="text/calendar; charset=utf-8; method=REQUEST",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"; '
+            f"filename*=UTF-8''{quote(filename)}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+routes = [
+    Route("/api/meetings", create_meeting, methods=["POST"]),
+    Route(M, read_meeting, methods=["GET"]),
+    Route(M, update_meeting, methods=["PATCH"]),
+    Route(M + "/status", set_status, methods=["POST"]),
+    Route(M + "/changes", changes, methods=["GET"]),
+    Route(M + "/participants", list_participants, methods=["GET"]),
+    Route(M + "/participants", add_participant, methods=["POST"]),
+    Route(P, update_participant, methods=["PATCH"]),
+    Route(P, remove_participant, methods=["DELETE"]),
+    Route(P + "/proxy", set_proxy, methods=["PUT"]),
+    Route(P + "/proxy", clear_proxy, methods=["DELETE"]),
+    Route(M + "/invite.ics", invitation, methods=["GET"]),
+]

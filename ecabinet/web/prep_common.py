@@ -1,0 +1,63 @@
+"""Small pieces the meeting-preparation endpoints share: reads as the caller, int query values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlmodel import Session
+from starlette.requests import Request
+
+from ecabinet.errors import InvalidInput
+from ecabinet.services.context import load_actor, require_roles
+from ecabinet.web.common import require_user, runtime
+
+T = TypeVar("T")
+
+
+async def meeting_read(
+    request: Request,
+    meeting_id: int,
+    roles: set[str] | frozenset[str],
+    action: str,
+    fn: Callable[..., T],
+    *args: Any,
+) -> T:
+    """Run ``fn(session, actor, meeting, *args)`` in a read transaction as the caller.
+
+    A meeting the caller may not see answers ``meeting_not_found`` (load_actor decides).
+    """
+    user = await require_user(request)
+    allowed = frozenset(roles)
+
+    def transaction(session: Session) -> T:
+        meeting, actor = load_actor(session, user, meeting_id)
+        require_roles(actor, allowed, action)
+        return fn(session, actor, meeting, *args)
+
+    return await runtime(request).db.read(transaction)
+
+
+def int_param(request: Request, name: str, default: int | None = None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(
+            f"Tham số '{name}' phải là số nguyên (must be an integer).",
+            code="invalid_payload",
+            details=[{"field": name, "message": "must be an integer"}],
+        ) from None
+    if value < 0:
+        raise InvalidInput(
+            f"Tham số '{name}' không được âm (must not be negative).",
+            code="invalid_payload",
+            details=[{"field": name, "message": "must not be negative"}],
+        )
+    return value
+
+
+def bool_param(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "").lower() in ("1", "true", "yes")
