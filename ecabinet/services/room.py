@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import Field
@@ -98,6 +99,24 @@ class AgendaStep(Command):
     pass
 
 
+ItemHook = Callable[[CommandContext, int | None], None]
+SessionHook = Callable[[CommandContext], None]
+_ON_ITEM_CHANGE: list[ItemHook] = []
+_ON_SESSION_END: list[SessionHook] = []
+
+
+def on_item_change(hook: ItemHook) -> ItemHook:
+    """Run ``hook(ctx, previous_item_id)`` in the transaction that moves to another item."""
+    _ON_ITEM_CHANGE.append(hook)
+    return hook
+
+
+def on_session_end(hook: SessionHook) -> SessionHook:
+    """Run ``hook(ctx)`` in the transaction that closes the session (turns, periods, timers)."""
+    _ON_SESSION_END.append(hook)
+    return hook
+
+
 def move_to(ctx: CommandContext, target: int | None) -> dict[str, Any]:
     meeting = ctx.meeting
     assert meeting.id is not None
@@ -125,6 +144,8 @@ def move_to(ctx: CommandContext, target: int | None) -> dict[str, Any]:
     if item is not None and item.confidential:
         hidden = payload.model_copy(update={"title": CONFIDENTIAL_TITLE})
     ctx.emit("agenda.current", payload, observer_payload=hidden)
+    for hook in _ON_ITEM_CHANGE:
+        hook(ctx, previous)
     return {"item_id": target}
 
 
@@ -207,6 +228,9 @@ def change_status(ctx: CommandContext, target: MeetingStatus) -> dict[str, Any]:
         raise Conflict(
             problem, code="invalid_transition", details={"from": current.value, "to": target.value}
         )
+    if target is MeetingStatus.CLOSED:
+        for hook in _ON_SESSION_END:
+            hook(ctx)
     meeting.status = target.value
     meeting.updated_at = utcnow()
     ctx.session.add(meeting)

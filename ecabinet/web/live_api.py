@@ -1,0 +1,32 @@
+"""Cheap HTTP reads of the live room (a tablet that lost track of the presenter asks here)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ecabinet.protocol import endpoint
+from ecabinet.services import presenting
+from ecabinet.web.prep_common import meeting_read
+
+PRESENTING = "/api/meetings/{meeting_id:int}/presenting"
+
+
+@endpoint(
+    "GET",
+    PRESENTING,
+    roles={"participant", "admin"},
+    summary="What is presented now: the payload of `present.changed` (document, 0-based page, "
+    "presenter), redacted for observers when the document is confidential.",
+    errors=("meeting_not_found",),
+)
+async def presenting_now(request: Request) -> Response:
+    meeting_id: int = request.path_params["meeting_id"]
+    answer = await meeting_read(
+        request, meeting_id, {"participant", "admin"}, "present.read", presenting.current
+    )
+    return JSONResponse(answer)
+
+
+routes = [Route(PRESENTING, presenting_now, methods=["GET"])]
