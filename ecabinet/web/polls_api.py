@@ -1,0 +1,92 @@
+"""Poll results over HTTP, for the minutes and the secretary's spreadsheet: JSON and CSV."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ecabinet.protocol import endpoint
+from ecabinet.services import audit, poll_export
+from ecabinet.web.common import require_user, runtime
+from ecabinet.web.prep_common import meeting_read
+
+READ = {"participant", "admin"}
+M = "/api/meetings/{meeting_id:int}/polls"
+P = M + "/{poll_id:int}"
+ERRORS = ("poll_not_found", "result_not_available")
+
+
+def _ids(request: Request) -> tuple[int, int]:
+    return int(request.path_params["meeting_id"]), int(request.path_params.get("poll_id", 0))
+
+
+@endpoint(
+    "GET",
+    M,
+    roles=READ,
+    summary="The meeting's polls with the results the caller may read: chair, secretary and "
+    "admins see drafts and results from the close on; others see polls once opened and "
+    "results once published (observers: confidential items redacted).",
+)
+async def list_polls(request: Request) -> Response:
+    meeting_id, _ = _ids(request)
+    answer = await meeting_read(request, meeting_id, READ, "poll.list", poll_export.list_polls)
+    return JSONResponse(answer)
+
+
+@endpoint(
+    "GET",
+    P + "/result.json",
+    roles=READ,
+    summary="A poll's result as JSON (totals per option with weights, percentages, the "
+    "decision and its reason, the quorum, the named list for a named poll). Chair, secretary "
+    "and admins: once closed; everyone else in the meeting: once published.",
+    errors=ERRORS,
+)
+async def result_json(request: Request) -> Response:
+    meeting_id, poll_id = _ids(request)
+    doc = await meeting_read(request, meeting_id, READ, "poll.result",
+                             poll_export.result_document, poll_id)
+    await _audit_export(request, poll_id, meeting_id, "json")
+    return JSONResponse(doc, headers=_attachment(f"bieu-quyet-{poll_id}.json"))
+
+
+@endpoint(
+    "GET",
+    P + "/result.csv",
+    roles=READ,
+    summary="The same result as a CSV sheet (UTF-8 with BOM): the decision, one row per "
+    "option, and the named list for a named poll.",
+    errors=ERRORS,
+)
+async def result_csv(request: Request) -> Response:
+    meeting_id, poll_id = _ids(request)
+    doc = await meeting_read(request, meeting_id, READ, "poll.result",
+                             poll_export.result_document, poll_id)
+    await _audit_export(request, poll_id, meeting_id, "csv")
+    return Response(poll_export.result_csv(doc), media_type="text/csv; charset=utf-8",
+                    headers=_attachment(f"bieu-quyet-{poll_id}.csv"))
+
+
+async def _audit_export(request: Request, poll_id: int, meeting_id: int, fmt: str) -> None:
+    me = await require_user(request)
+    await runtime(request).db.write(
+        audit.record, audit.EXPORT, actor_id=me.user_id, subject=f"poll:{poll_id}",
+        details={"what": "poll_result", "format": fmt, "meeting_id": meeting_id},
+        address=request.client.host if request.client else "",
+    )
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+            "Cache-Control": "no-store"}
+
+
+routes = [
+    Route(M, list_polls, methods=["GET"]),
+    Route(P + "/result.json", result_json, methods=["GET"]),
+    Route(P + "/result.csv", result_csv, methods=["GET"]),
+]
