@@ -1,22 +1,83 @@
-"""HTML pages for browsers (the tablet shell and the "my meetings" list)."""
+"""HTML pages for browsers: "my meetings", the delegate tablet, the chair console, the
+secretary's preparation pages, the language switch and the service worker.
+
+Pages are thin shells: the server renders the frame in the reader's language and hands the
+scripts what they need as a JSON block; the live content comes from the meeting's snapshot and
+events over Socket.IO, and the preparation pages work on the JSON API.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlmodel import Session
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ecabinet import i18n
+from ecabinet.errors import Forbidden
 from ecabinet.protocol import endpoint
+from ecabinet.services.accounts import SessionInfo
+from ecabinet.services.context import Actor, load_actor
 from ecabinet.services.meetings import list_my_meetings
+from ecabinet.storage.models import Meeting, User
+from ecabinet.web.auth import safe_next
 from ecabinet.web.common import optional_user, require_user, runtime
-from ecabinet.web.security import CSRF_COOKIE, CSRF_FIELD, csrf_token
+from ecabinet.web.security import CSRF_COOKIE, CSRF_FIELD, check_csrf, csrf_token
+
+LANG_COOKIE_DAYS = 365
+CHAIR_CONSOLE_ROLES = frozenset({"chair", "secretary"})
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    me: SessionInfo | None = None,
+    status_code: int = 200,
+) -> Response:
+    """Render a page in the reader's language, with a CSRF token for its forms."""
+    rt = runtime(request)
+    request.state.locale = i18n.locale_of(request, me.locale if me else None)
+    token = csrf_token(request)
+    response = rt.templates.TemplateResponse(
+        request,
+        template,
+        {"me": me, "csrf": token, "csrf_field": CSRF_FIELD, **context},
+        status_code=status_code,
+    )
+    response.set_cookie(
+        CSRF_COOKIE, token, httponly=True, samesite="strict", secure=rt.settings.secure_cookies
+    )
+    # Pages carry per-user content: never let a shared cache keep them.
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def to_signin(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
+
+
+def _user_json(me: SessionInfo) -> dict[str, Any]:
+    return {
+        "id": me.user_id,
+        "username": me.username,
+        "full_name": me.full_name,
+        "is_admin": me.is_admin,
+    }
 
 
 @endpoint(
     "GET",
     "/",
     roles={"anonymous"},
-    summary='"My meetings" page (HTML); anonymous callers are sent to /signin.',
+    summary='"My meetings" page (HTML): in session, upcoming and past; anonymous callers are '
+    "sent to /signin.",
 )
 async def home(request: Request) -> Response:
     rt = runtime(request)
@@ -29,14 +90,182 @@ async def home(request: Request) -> Response:
         "upcoming": [m for m in meetings if m["status"] in ("draft", "published")],
         "past": [m for m in meetings if m["status"] in ("closed", "archived")],
     }
-    token = csrf_token(request)
-    response = rt.templates.TemplateResponse(
-        request, "home.html", {"me": me, "groups": groups, "csrf": token, "csrf_field": CSRF_FIELD}
+    # Past meetings: the most recent first.
+    groups["past"].reverse()
+    can_prepare = me.is_admin or any(m["role"] == "secretary" for m in meetings)
+    return render(
+        request,
+        "home.html",
+        {"groups": groups, "can_prepare": can_prepare, "page_data": {"user": _user_json(me)}},
+        me=me,
     )
+
+
+@endpoint(
+    "POST",
+    "/locale",
+    roles={"anonymous"},
+    summary="Switch the pages' language (form field `locale`: vi or en; CSRF token required); "
+    "remembered in a cookie and, when signed in, in the account's setting.",
+    errors=("csrf_failed",),
+)
+async def switch_locale(request: Request) -> Response:
+    rt = runtime(request)
+    form = await request.form()
+    check_csrf(request, form.get(CSRF_FIELD))
+    locale = i18n.normalise(str(form.get("locale", ""))) or i18n.DEFAULT_LOCALE
+    me = await optional_user(request)
+    if me is not None and me.locale != locale:
+
+        def remember(session: Session) -> None:
+            user = session.get(User, me.user_id)
+            if user is not None:
+                user.locale = locale
+                session.add(user)
+
+        await rt.db.write(remember)
+    response = RedirectResponse(safe_next(str(form.get("next", "/"))), status_code=303)
     response.set_cookie(
-        CSRF_COOKIE, token, httponly=True, samesite="strict", secure=rt.settings.secure_cookies
+        i18n.LANG_COOKIE,
+        locale,
+        max_age=LANG_COOKIE_DAYS * 86400,
+        samesite="lax",
+        secure=rt.settings.secure_cookies,
+        path="/",
     )
     return response
+
+
+async def _room_page(request: Request, face: str) -> Response:
+    rt = runtime(request)
+    me = await optional_user(request)
+    if me is None:
+        return to_signin(request)
+    meeting_id: int = request.path_params["meeting_id"]
+
+    def read(session: Session) -> tuple[Meeting, Actor]:
+        return load_actor(session, me, meeting_id)
+
+    meeting, actor = await rt.db.read(read)
+    role = actor.role.value if actor.role else None
+    if face == "chair" and not (role in CHAIR_CONSOLE_ROLES or actor.is_admin):
+        raise Forbidden(
+            "Chỉ chủ tọa và thư ký mở được bàn điều khiển (only the chair and secretaries).",
+            code="forbidden_role",
+        )
+    data = {
+        "meeting_id": meeting_id,
+        "face": face,
+        "user": _user_json(me),
+        "role": role,
+        "can_vote": actor.can_vote,
+        "participant_id": actor.participant_id,
+        "is_admin": actor.is_admin,
+    }
+    return render(
+        request,
+        "room.html",
+        {"meeting": meeting, "face": face, "role": role, "actor": actor, "page_data": data},
+        me=me,
+    )
+
+
+@endpoint(
+    "GET",
+    "/meetings/{meeting_id:int}",
+    roles={"participant", "admin"},
+    summary="The delegate tablet (HTML): agenda, document viewer following the presenter, "
+    "annotations, voting, speaking and check-in. Not signed in: sent to /signin.",
+    errors=("meeting_not_found",),
+)
+async def tablet_page(request: Request) -> Response:
+    return await _room_page(request, "tablet")
+
+
+@endpoint(
+    "GET",
+    "/meetings/{meeting_id:int}/chair",
+    roles={"chair", "secretary", "admin"},
+    summary="The chair console (HTML): agenda control and timer, presenting, polls, speaker "
+    "queue, attendance and quorum. Secretaries and admins see it too.",
+    errors=("meeting_not_found", "forbidden_role"),
+)
+async def chair_page(request: Request) -> Response:
+    return await _room_page(request, "chair")
+
+
+@endpoint(
+    "GET",
+    "/manage",
+    roles={"user"},
+    summary="The secretary's list of meetings to prepare, with creating a meeting and "
+    "importing a pack (HTML).",
+)
+async def manage_page(request: Request) -> Response:
+    rt = runtime(request)
+    me = await optional_user(request)
+    if me is None:
+        return to_signin(request)
+    meetings = await rt.db.read(list_my_meetings, me.user_id, is_admin=me.is_admin)
+    mine = [m for m in meetings if me.is_admin or m["role"] == "secretary"]
+    return render(
+        request,
+        "manage.html",
+        {"meetings": mine, "page_data": {"user": _user_json(me), "is_admin": me.is_admin}},
+        me=me,
+    )
+
+
+@endpoint(
+    "GET",
+    "/manage/meetings/{meeting_id:int}",
+    roles={"secretary", "chair", "admin"},
+    summary="Prepare one meeting (HTML): details, participants, agenda (drag or move up/down), "
+    "documents with upload and render progress, publish, changes since a version, export. "
+    "The chair sees it read-only.",
+    errors=("meeting_not_found", "forbidden_role"),
+)
+async def manage_meeting_page(request: Request) -> Response:
+    rt = runtime(request)
+    me = await optional_user(request)
+    if me is None:
+        return to_signin(request)
+    meeting_id: int = request.path_params["meeting_id"]
+    meeting, actor = await rt.db.read(lambda s: load_actor(s, me, meeting_id))
+    role = actor.role.value if actor.role else None
+    if not (actor.is_admin or role == "secretary" or role == "chair"):
+        raise Forbidden(
+            "Chỉ thư ký chuẩn bị được cuộc họp (only secretaries prepare meetings).",
+            code="forbidden_role",
+        )
+    data = {
+        "meeting_id": meeting_id,
+        "user": _user_json(me),
+        "role": role,
+        "can_edit": actor.is_admin or role == "secretary",
+    }
+    return render(
+        request,
+        "prepare.html",
+        {"meeting": meeting, "role": role, "page_data": data},
+        me=me,
+    )
+
+
+@endpoint(
+    "GET",
+    "/sw.js",
+    roles={"anonymous"},
+    summary="The service worker (offline reading): served from the site root so that its scope "
+    "covers every page.",
+)
+async def service_worker(request: Request) -> Response:
+    path = Path(runtime(request).settings.clients_dir) / "web" / "static" / "js" / "sw.js"
+    return FileResponse(
+        path,
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+    )
 
 
 @endpoint(
@@ -54,5 +283,11 @@ async def api_meetings(request: Request) -> Response:
 
 routes = [
     Route("/", home, methods=["GET"]),
+    Route("/locale", switch_locale, methods=["POST"]),
+    Route("/meetings/{meeting_id:int}", tablet_page, methods=["GET"]),
+    Route("/meetings/{meeting_id:int}/chair", chair_page, methods=["GET"]),
+    Route("/manage", manage_page, methods=["GET"]),
+    Route("/manage/meetings/{meeting_id:int}", manage_meeting_page, methods=["GET"]),
+    Route("/sw.js", service_worker, methods=["GET"]),
     Route("/api/meetings", api_meetings, methods=["GET"]),
 ]
