@@ -1,0 +1,39 @@
+"""Fixtures of the security tests: one PostgreSQL schema and one Redis channel per module.
+
+The matrix and the fuzzer each run one live server for the whole module, on PostgreSQL and the
+Redis manager as in production (and PostgreSQL refuses what SQLite lets through: integers out of
+range, overlong strings).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import PG_URL, REDIS_URL, _pg_schema_url, require_service
+
+
+@pytest.fixture(scope="module")
+def module_pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema for the module, dropped afterwards."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield _pg_schema_url(schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def module_redis() -> tuple[str, str]:
+    """The Redis URL and a channel of the module's own."""
+    require_service("Redis", "127.0.0.1", 6379)
+    return REDIS_URL, f"security-{uuid.uuid4().hex[:8]}"
