@@ -16,10 +16,15 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from ecabinet import i18n
 from ecabinet.errors import ConfigError, EcabinetError
 from ecabinet.logs import get_logger
+from ecabinet.pdf.renderqueue import RenderQueue
 from ecabinet.realtime import server as realtime_server
+from ecabinet.realtime.publisher import publish
 from ecabinet.runtime import Runtime
+from ecabinet.services.context import OutEvent
+from ecabinet.services.rendering import RenderService
 from ecabinet.settings import Settings
 from ecabinet.storage import migrate
 from ecabinet.storage.database import Database
@@ -49,6 +54,8 @@ def open_database(settings: Settings) -> Database:
 def templates_for(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=settings.clients_dir / "web" / "templates")
     templates.env.globals["app_name"] = "eCabinet"
+    templates.env.globals["timezone"] = settings.timezone
+    i18n.install(templates.env, settings.clients_dir / "web" / "i18n")
     zone = ZoneInfo(settings.timezone)
 
     def localtime(value: str | datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
@@ -62,6 +69,16 @@ def templates_for(settings: Settings) -> Jinja2Templates:
     return templates
 
 
+def build_render_service(rt: Runtime, queue: RenderQueue | None = None) -> RenderService:
+    """The render pipeline of this process (the queue the settings ask for, unless given); it
+    tells meetings through the publisher."""
+
+    async def publish_events(events: list[OutEvent]) -> None:
+        await publish(rt, events)
+
+    return RenderService(rt.settings, rt.db, rt.metrics, publish_events, queue)
+
+
 def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     """Build the application from settings (read from the environment only when none are given)."""
     settings = (settings if settings is not None else Settings()).prepare()
@@ -69,10 +86,18 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     rt = Runtime(
         settings=settings,
         db=db,
-        sio=realtime_server.build_server(settings.redis_url),
+        sio=realtime_server.build_server(settings.redis_url, settings.redis_channel),
         templates=templates_for(settings),
     )
     realtime_server.register(rt)
+    rt.renders = build_render_service(rt)
+
+    def presented_first(events: list[Any]) -> None:
+        # The page the presenter turns to goes to the front of the render queue.
+        if rt.renders is not None:
+            rt.renders.notice(events)
+
+    rt.listeners.append(presented_first)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -82,9 +107,16 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             database=db.engine.url.render_as_string(hide_password=True),
             redis=bool(settings.redis_url),
         )
+        await realtime_server.start_manager(rt.sio)
+        if rt.renders is not None:
+            rt.renders.start()
         try:
             yield
         finally:
+            if rt.renders is not None:
+                await rt.renders.close()
+            if rt.presence is not None:
+                await rt.presence.close()
             await realtime_server.close_manager(rt.sio)
             db.close()
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ecabinet import __version__, logs
+from ecabinet.cli_pack import add_pack_commands
 from ecabinet.errors import ConfigError, EcabinetError
 from ecabinet.settings import Settings
 
@@ -36,18 +37,23 @@ def _check_redis(settings: Settings) -> None:
         client.close()
 
 
-def _serve(settings: Settings, app: Any, workers: int) -> None:
-    import uvicorn
-
-    options: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
+def uvicorn_options(host: str, port: int) -> dict[str, Any]:
+    """How uvicorn runs the server (the benchmarks' bare baseline runs with the same)."""
+    return {
+        "host": host,
+        "port": port,
         "log_config": None,
         # Compression costs more CPU and memory than it saves on small events (PERFORMANCE.md).
         "ws_per_message_deflate": False,
         "proxy_headers": True,
         "timeout_graceful_shutdown": 5,
     }
+
+
+def _serve(settings: Settings, app: Any, workers: int) -> None:
+    import uvicorn
+
+    options = uvicorn_options(settings.host, settings.port)
     if workers > 1:
         # Workers re-create the app from the environment; migrations already ran once here.
         os.environ["ECABINET_MIGRATE_ON_START"] = "false"
@@ -92,7 +98,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"port": args.port})
     app = create_app(settings)
     password = args.password or secrets.token_urlsafe(6)
-    loaded = app.runtime.db.run_sync(demo.load_sample, settings.samples_dir / args.sample, password)
+    folder, prepared = demo.prepare_sample(app.runtime.settings, settings.samples_dir / args.sample)
+    loaded = app.runtime.db.run_sync(demo.load_sample, folder, password, prepared)
     base = f"http://{settings.host}:{settings.port}"
     print(demo.describe(loaded, password, base))
     sys.stdout.flush()
@@ -182,6 +189,31 @@ def cmd_audit_head(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from ecabinet.services.render_queue_redis import run_worker
+
+    settings = _settings()
+    if not settings.redis_url:
+        raise ConfigError(
+            "ECABINET_REDIS_URL", "`ecabinet worker` renders from the Redis queue; set it"
+        )
+    _check_redis(settings)
+    processes = args.processes or settings.render_workers or os.cpu_count() or 1
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(settings, processes, stop)
+
+    asyncio.run(work())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecabinet",
@@ -261,6 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the latest record's number and hash, to keep outside the database.",
     )
     head.set_defaults(func=cmd_audit_head)
+    add_pack_commands(sub)
+
+    worker = sub.add_parser(
+        "worker",
+        help="render document pages from the Redis queue",
+        description="Render document pages from the shared Redis queue (needs ECABINET_REDIS_URL "
+        "and the servers' data folder, e.g. on a shared volume). Stops on SIGTERM or Ctrl-C.",
+    )
+    worker.add_argument(
+        "--processes",
+        type=int,
+        help="rendering processes (default: ECABINET_RENDER_WORKERS or one per CPU)",
+    )
+    worker.set_defaults(func=cmd_worker)
     return parser
 
 

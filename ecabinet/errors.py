@@ -74,6 +74,13 @@ class Unavailable(EcabinetError):
     status = 503
 
 
+class StorageFull(EcabinetError):
+    """The data folder's disk is full (or the file would pass a size limit of the system)."""
+
+    code = "storage_full"
+    status = 507
+
+
 class ConfigError(Exception):
     """A setting that cannot work. The message names the setting and the reason in one line."""
 

@@ -21,7 +21,11 @@ def configure(*, json_lines: bool = False, level: int = logging.INFO) -> None:
     if json_lines:
         renderer = structlog.processors.JSONRenderer(serializer=_dumps)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks: with ``rich`` installed structlog would print every frame's local
+        # variables, and a command's locals can hold a secret ballot's choice (docs/voting.md).
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

@@ -51,6 +51,12 @@ class CommandSpec:
     errors: tuple[str, ...] = ()
     # Served by its own adapter code (joining a meeting), not by the generic dispatcher.
     custom: bool = False
+    # Group-committed with other batched commands (casting a ballot): no meeting row lock, one
+    # transaction for the commands that arrive together (ecabinet.storage.batching); for small,
+    # independent, high-rate commands whose conflicts are caught by uniqueness constraints. The
+    # handler refuses before it writes, writes through ``defer_insert`` and emits no logged
+    # events.
+    batched: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ def command(
     summary: str,
     errors: tuple[str, ...] = (),
     custom: bool = False,
+    batched: bool = False,
 ) -> Callable[[F], F]:
     """Declare a Socket.IO command served by the decorated service function.
 
@@ -103,7 +110,7 @@ def command(
         if name in REGISTRY.commands:
             raise ValueError(f"command {name} declared twice")
         REGISTRY.commands[name] = CommandSpec(
-            name, schema, frozenset(roles), summary, fn, errors, custom
+            name, schema, frozenset(roles), summary, fn, errors, custom, batched
         )
         return fn
 
@@ -147,3 +154,19 @@ def endpoint(
         return fn
 
     return register
+
+
+def load_declarations() -> Registry:
+    """Import every module that declares commands, events or endpoints; return the registry.
+
+    Declarations happen at import time, so anything that reads the whole protocol (the docs,
+    the client's schema file, tests that walk every command) calls this first.
+    """
+    import importlib
+
+    from ecabinet.services import features
+
+    features.load()
+    for name in ("ecabinet.realtime.server", "ecabinet.realtime.join", "ecabinet.web.routes"):
+        importlib.import_module(name)
+    return REGISTRY

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ecabinet.protocol import REGISTRY, CommandSpec, EndpointSpec, EventSpec
+from ecabinet.protocol import REGISTRY, CommandSpec, EndpointSpec, EventSpec, load_declarations
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 COMMON_ERRORS = (
@@ -177,11 +177,7 @@ def _endpoint(spec: EndpointSpec) -> list[str]:
 
 
 def render() -> str:
-    from ecabinet.realtime import join  # noqa: F401  (declares meeting.join / meeting.leave)
-    from ecabinet.services import features
-    from ecabinet.web import routes  # noqa: F401  (declares the HTTP endpoints)
-
-    features.load()
+    load_declarations()
     lines = [
         PREAMBLE.replace("{common}", ", ".join(f"`{c}`" for c in COMMON_ERRORS)),
         "## Socket.IO commands",
@@ -202,6 +198,9 @@ def main() -> int:
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(render(), encoding="utf-8")
     print(f"wrote {DOC}", file=sys.stderr)
+    from ecabinet import protocol_json  # the Python client's copy of the schemas
+
+    print(f"wrote {protocol_json.write()}", file=sys.stderr)
     return 0
 
 

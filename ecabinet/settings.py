@@ -32,12 +32,37 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis URL; set it to share Socket.IO rooms between processes"
     )
+    redis_channel: str = Field(
+        default="ecabinet",
+        min_length=1,
+        max_length=200,
+        description="Redis pub/sub channel of the Socket.IO manager; give each installation "
+        "sharing one Redis its own (pub/sub channels ignore the Redis database number)",
+    )
     secret_key: str | None = Field(
         default=None, description="Secret for signing; generated into the data folder when unset"
     )
     host: str = Field(default="127.0.0.1", description="Address to listen on")
     port: int = Field(default=8000, ge=0, le=65535, description="Port to listen on")
     max_upload_mb: int = Field(default=200, ge=1, description="Largest accepted upload, in MiB")
+    soffice: str = Field(
+        default="soffice",
+        description="LibreOffice program that converts Word, Excel, PowerPoint and OpenDocument "
+        "files to PDF (a name on PATH or a full path)",
+    )
+    convert_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds one LibreOffice conversion may take"
+    )
+    render_workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="Page rendering processes per server process (default: one per CPU); with "
+        "Redis, 0 leaves rendering to `ecabinet worker` processes",
+    )
+    render_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds one page may take to render before it fails"
+    )
     clients_dir: Path = Field(
         default=PROJECT_ROOT / "clients", description="Folder with the browser client"
     )

@@ -104,6 +104,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "data_dir": data_dir,
         "secret_key": "test-secret-key-0123456789",
         "port": 0,
+        # Tests run side by side on one Redis: each app gets its own pub/sub channel.
+        "redis_channel": f"ecabinet-test-{uuid.uuid4().hex[:12]}",
     }
     values.update(overrides)
     return Settings(**values)

@@ -7,9 +7,10 @@ from typing import Any
 from starlette.routing import Route
 
 from ecabinet import protocol_doc
-from ecabinet.protocol import REGISTRY
+from ecabinet.protocol import REGISTRY, load_declarations
 from ecabinet.web.routes import ROUTES
 
+load_declarations()
 SOCKETIO_LIFECYCLE = {"connect", "disconnect"}
 
 

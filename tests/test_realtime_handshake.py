@@ -82,7 +82,9 @@ async def test_redis_manager_serves_rooms_when_configured(tmp_path: Path, redis_
     assert isinstance(app.runtime.sio.manager, socketio.AsyncRedisManager)
     app.runtime.db.run_sync(accounts.create_user, "daibieu1", PASSWORD, "Đại biểu")
     # Another process's view: a write-only Redis manager emitting to a room of this server.
-    outside = socketio.AsyncRedisManager(redis_url, write_only=True)
+    outside = socketio.AsyncRedisManager(
+        redis_url, channel=app.runtime.settings.redis_channel, write_only=True
+    )
     with LiveServer(app) as server:
         token = await _token(server, "daibieu1")
         client = socketio.AsyncClient(reconnection=False)
@@ -97,3 +99,25 @@ async def test_redis_manager_serves_rooms_when_configured(tmp_path: Path, redis_
         await client.disconnect()
     await outside.redis.aclose()
     assert got == [{"text": "xin chào"}]
+
+
+async def test_sign_out_everywhere_drops_sockets_on_other_processes(tmp_path: Path,
+                                                                    redis_url: str) -> None:
+    """Two servers share the database and Redis; the socket lives on B, sign-out goes to A."""
+    channel = f"ecabinet-test-{tmp_path.name}"
+    settings = make_settings(tmp_path / "d", redis_url=redis_url, redis_channel=channel)
+    app_a, app_b = create_app(settings), create_app(settings)
+    app_a.runtime.db.run_sync(accounts.create_user, "daibieu1", PASSWORD, "Đại biểu")
+    with LiveServer(app_a) as server_a, LiveServer(app_b) as server_b:
+        token = await _token(server_a, "daibieu1")
+        client = socketio.AsyncClient(reconnection=False)
+        ended: list[Any] = []
+        client.on("auth.session_ended", lambda data: ended.append(data))
+        await client.connect(server_b.url, transports=["websocket"], auth={"token": token})
+        await asyncio.sleep(0.2)  # B's Redis listener subscribes in the background
+        async with httpx.AsyncClient(base_url=server_a.url) as http:
+            r = await http.post("/api/auth/signout-all",
+                                headers={"authorization": f"Bearer {token}"})
+            assert r.json()["sessions_ended"] == 1
+        await asyncio.wait_for(client.wait(), 10)
+    assert ended == [{"reason": "signed_out"}]

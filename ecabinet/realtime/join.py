@@ -10,16 +10,18 @@ from pydantic import Field
 from sqlmodel import Session
 
 from ecabinet.domain.roles import MeetingRole
-from ecabinet.errors import EcabinetError
+from ecabinet.errors import EcabinetError, NotFound
 from ecabinet.protocol import Schema, command
 from ecabinet.realtime import publisher as rooms
 from ecabinet.realtime.dispatch import Dispatcher, error_ack
 from ecabinet.services.accounts import SessionInfo
 from ecabinet.services.context import Actor, load_actor, require_roles
 from ecabinet.services.snapshot import build_snapshot, catch_up
+from ecabinet.storage.models import Meeting
 from ecabinet.validation import validate
 
 if TYPE_CHECKING:
+    from ecabinet.realtime.presence import Presence
     from ecabinet.runtime import Runtime
 
 JOIN_ROLES = frozenset({"participant", "admin"})
@@ -46,9 +48,25 @@ class LeaveMeeting(Schema):
 def join_state(session: Session, user: SessionInfo, cmd: JoinMeeting) -> dict[str, Any]:
     meeting, actor = load_actor(session, user, cmd.meeting_id)
     require_roles(actor, JOIN_ROLES, "meeting.join")
-    if cmd.since is None:
+    return state_for(session, actor, meeting, cmd.since)
+
+
+def state_for(
+    session: Session, actor: Actor, meeting: Meeting, since: int | None
+) -> dict[str, Any]:
+    if since is None:
         return build_snapshot(session, actor, meeting)
-    return catch_up(session, actor, meeting, cmd.since)
+    return catch_up(session, actor, meeting, since)
+
+
+def state_after_rooms(session: Session, actor: Actor, cmd: JoinMeeting) -> dict[str, Any]:
+    """The answer once the socket is in the rooms: the meeting row is read again (its sequence
+    number may have moved meanwhile), the caller's role is the one just authorised (re-reading
+    it cost a query on every join and reconnect, for nothing)."""
+    meeting = session.get(Meeting, cmd.meeting_id)
+    if meeting is None:
+        raise NotFound(f"Không tìm thấy cuộc họp #{cmd.meeting_id}.", code="meeting_not_found")
+    return state_for(session, actor, meeting, cmd.since)
 
 
 @command(
@@ -71,7 +89,7 @@ def rooms_for(meeting_id: int, actor: Actor) -> list[str]:
     return out
 
 
-def register(runtime: Runtime, dispatcher: Dispatcher) -> None:
+def register(runtime: Runtime, dispatcher: Dispatcher, presence: Presence) -> None:
     sio = runtime.sio
     db = runtime.db
 
@@ -86,7 +104,7 @@ def register(runtime: Runtime, dispatcher: Dispatcher) -> None:
             for room in joined:
                 await sio.enter_room(sid, room)
             try:
-                answer = await db.read(join_state, user, cmd)
+                answer = await db.read(state_after_rooms, actor, cmd)
             except EcabinetError:
                 for room in joined:
                     await sio.leave_room(sid, room)
@@ -95,6 +113,8 @@ def register(runtime: Runtime, dispatcher: Dispatcher) -> None:
             return error_ack(exc)
         async with sio.session(sid) as state:
             state.setdefault("meetings", {})[cmd.meeting_id] = joined
+        await presence.joined(sid, cmd.meeting_id, actor)
+        await presence.attach(answer, cmd.meeting_id, actor)
         return {"ok": True, **answer}
 
     async def leave_meeting(sid: str, data: Any = None) -> dict[str, Any]:
@@ -107,6 +127,7 @@ def register(runtime: Runtime, dispatcher: Dispatcher) -> None:
             joined = state.get("meetings", {}).pop(cmd.meeting_id, [])
         for room in joined:
             await sio.leave_room(sid, room)
+        await presence.left(sid, cmd.meeting_id)
         return {"ok": True}
 
     sio.on("meeting.join", join)

@@ -40,6 +40,9 @@ def user_room(meeting_id: int, user_id: int) -> str:
 async def publish(runtime: Runtime, events: Iterable[OutEvent]) -> None:
     """Send each event to the rooms of its audience. Call only after the commit."""
     sio = runtime.sio
+    events = list(events)
+    for listener in runtime.listeners:
+        listener(events)
     for ev in events:
         mid = ev.meeting_id
         if ev.audience == "meeting":

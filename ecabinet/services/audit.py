@@ -30,6 +30,8 @@ DOWNLOAD = "document.download"
 EXPORT = "export"
 POLL_OPENED = "poll.opened"
 POLL_CLOSED = "poll.closed"
+POLL_PUBLISHED = "poll.published"
+POLL_CANCELLED = "poll.cancelled"
 
 
 def _digest(

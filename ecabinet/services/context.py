@@ -21,6 +21,7 @@ from ecabinet.domain.roles import STAFF_ROLES, MeetingRole, MeetingStatus, can_r
 from ecabinet.errors import Forbidden, NotFound
 from ecabinet.protocol import REGISTRY
 from ecabinet.services.accounts import SessionInfo
+from ecabinet.storage.batching import batch_cache
 from ecabinet.storage.models import Event, Meeting, Participant, utcnow
 
 
@@ -101,6 +102,65 @@ def load_actor(
         can_vote=bool(participant and participant.can_vote),
     )
     return meeting, actor
+
+
+BATCHED = "batched_commands"
+
+
+def batched_commands(session: Session) -> list[tuple[str, SessionInfo, Any]]:
+    """In a batch (``ecabinet.storage.batching``): the batched commands still to run, the
+    current one first, as (command name, caller, payload); set by the dispatcher so that a
+    command can read ahead for the others in one query. Empty outside a batch."""
+    commands: list[tuple[str, SessionInfo, Any]] = batch_cache(session).get(BATCHED, [])
+    return commands
+
+
+def load_actor_cached(
+    session: Session, user: SessionInfo, meeting_id: int
+) -> tuple[Meeting, Actor]:
+    """``load_actor`` for batched commands, no row lock: the meeting is read once per batch
+    and the participant rows of all the batch's callers in one query."""
+    cache = batch_cache(session)
+    key = ("load_actor", meeting_id)
+    if key not in cache:
+        cache[key] = (session.get(Meeting, meeting_id), {}, set())
+    meeting, people, asked = cache[key]
+    if meeting is not None and user.user_id not in asked:
+        wanted = {user.user_id} | {
+            caller.user_id for _name, caller, payload in batched_commands(session)
+            if getattr(payload, "meeting_id", None) == meeting_id
+        }
+        table = Participant.__table__  # type: ignore[attr-defined]
+        rows = session.connection().execute(
+            sa.select(table.c.user_id, table.c.id, table.c.role, table.c.can_vote).where(
+                table.c.meeting_id == meeting_id, table.c.user_id.in_(wanted)
+            )
+        ).all()
+        people.update({r[0]: r for r in rows})
+        asked |= wanted
+    row = people.get(user.user_id)
+    role = MeetingRole(row[2]) if row else None
+    if meeting is None or not can_read_meeting(
+        role, MeetingStatus(meeting.status), is_admin=user.is_admin
+    ):
+        raise NotFound(f"Không tìm thấy cuộc họp #{meeting_id}.", code="meeting_not_found")
+    actor = Actor(
+        user_id=user.user_id,
+        username=user.username,
+        full_name=user.full_name,
+        is_admin=user.is_admin,
+        participant_id=row[1] if row else None,
+        role=role,
+        can_vote=bool(row and row[3]),
+    )
+    return meeting, actor
+
+
+def cached_participant_id(session: Session, meeting_id: int, user_id: int) -> int | None:
+    """The participant id of a caller of this batch (after ``load_actor_cached``), if known."""
+    entry = batch_cache(session).get(("load_actor", meeting_id))
+    row = entry[1].get(user_id) if entry else None
+    return int(row[1]) if row else None
 
 
 def require_roles(actor: Actor, roles: frozenset[str], action: str) -> None:
@@ -187,6 +247,12 @@ class CommandContext:
     meeting: Meeting
     actor: Actor
     events: list[OutEvent] = field(default_factory=list)
+    # Live views to refresh after the commit (name, key): coalesced, not one event per command.
+    touched: set[tuple[str, Any]] = field(default_factory=set)
+
+    def touch(self, view: str, key: Any) -> None:
+        """Ask for the live view ``view`` (see ``ecabinet.services.refresh``) to be re-sent."""
+        self.touched.add((view, key))
 
     def emit(
         self,

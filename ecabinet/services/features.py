@@ -9,7 +9,22 @@ from __future__ import annotations
 
 import importlib
 
-FEATURES = ("ecabinet.services.room",)
+FEATURES = (
+    "ecabinet.services.room",
+    "ecabinet.services.publishing",
+    "ecabinet.services.presenting",
+    "ecabinet.services.timer",
+    "ecabinet.services.attendance",
+    "ecabinet.services.speakers",
+    "ecabinet.services.participants",
+    "ecabinet.services.agenda_edit",
+    "ecabinet.services.meetings_admin",
+    "ecabinet.services.polls",
+    "ecabinet.services.documents",
+    "ecabinet.services.annotations",
+    "ecabinet.services.annotation_carry",
+    "ecabinet.services.live_ink",
+)
 
 
 def load() -> None:

@@ -18,11 +18,12 @@ from typing import Any, ParamSpec, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlmodel import Session
 
-from ecabinet.errors import Unavailable
+from ecabinet.errors import InvalidInput, Unavailable
 from ecabinet.logs import get_logger
+from ecabinet.storage.batching import WriteBatcher
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -33,8 +34,13 @@ def create_db_engine(url: str) -> Engine:
     """An engine with the settings each backend needs (SQLite: WAL, foreign keys, busy timeout)."""
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        # hide_parameters: a failed statement's message never carries its values into the logs
+        # (a secret ballot's choice, a password hash).
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=8,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -49,7 +55,9 @@ def create_db_engine(url: str) -> Engine:
         return engine
     if parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return sa.create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return sa.create_engine(
+        url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 class Database:
@@ -61,6 +69,8 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._writer = ThreadPoolExecutor(1 if self.is_sqlite else 4, thread_name_prefix="db-write")
         self._reader = ThreadPoolExecutor(4, thread_name_prefix="db-read")
+        self.batcher = WriteBatcher(self)
+        self._writes_in_flight = 0  # ``write`` calls handed to the writer threads, not done
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -70,18 +80,46 @@ class Database:
                 yield session
 
     def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with self.sync_errors(), self.transaction() as session:
+            return fn(session, *args, **kwargs)
+
+    @contextmanager
+    def sync_errors(self) -> Iterator[None]:
+        """Turn a database that does not answer into ``Unavailable`` (one warning line), and a
+        value the database refuses into ``InvalidInput``."""
         try:
-            with self.transaction() as session:
-                return fn(session, *args, **kwargs)
+            yield
         except OperationalError as exc:
             log.warning("database.unavailable", error=str(exc.orig or exc).splitlines()[0])
             raise _unavailable(exc) from exc
+        except DataError as exc:
+            raise invalid_data() from exc
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(session, *args)`` in a transaction on the writer thread; return its result."""
         loop = asyncio.get_running_loop()
         call = functools.partial(self.run_sync, fn, *args, **kwargs)
-        return await loop.run_in_executor(self._writer, call)
+        self._writes_in_flight += 1
+        try:
+            return await loop.run_in_executor(self._writer, call)
+        finally:
+            self._writes_in_flight -= 1
+
+    @property
+    def writer_idle(self) -> bool:
+        """No ``write`` is queued or running on the writer threads (event loop's view)."""
+        return self._writes_in_flight == 0
+
+    async def write_batched(self, fn: Callable[..., T], *args: Any, savepoint: bool = True,
+                            **kwargs: Any) -> T:
+        """Like ``write``, but sharing one transaction with the calls that arrive together.
+
+        ``fn``'s failure undoes only its own changes, and its result comes back after the
+        batch's commit. ``savepoint=False``: ``fn`` writes only through ``defer_insert`` (no
+        savepoint needed). See ``ecabinet.storage.batching``.
+        """
+        result: T = await self.batcher.submit(fn, *args, savepoint=savepoint, **kwargs)
+        return result
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -102,4 +140,13 @@ def _unavailable(exc: DBAPIError) -> Unavailable:
     return Unavailable(
         "Cơ sở dữ liệu tạm thời không phản hồi; vui lòng thử lại. (The database is not answering.)",
         code="database_unavailable",
+    )
+
+
+def invalid_data() -> InvalidInput:
+    """PostgreSQL refuses values SQLite lets through (an id past 32 bits: integer out of
+    range); that is the caller's bad input, not a server error."""
+    return InvalidInput(
+        "Dữ liệu không hợp lệ: một giá trị vượt quá giới hạn (a value is out of range).",
+        code="invalid_payload",
     )

@@ -101,6 +101,8 @@ class BodyMember(SQLModel, table=True):
     body_id: int = Field(foreign_key="body.id", index=True)
     user_id: int = Field(foreign_key="user_account.id", index=True)
     title: str = Field(default="", max_length=200)
+    # "member" (counts for the quorum and may vote) or "secretary" (prepares the body's meetings).
+    role: str = Field(default="member", max_length=16)
 
 
 class Meeting(SQLModel, table=True):
@@ -159,6 +161,9 @@ class Blob(SQLModel, table=True):
     page_count: int | None = None
     status: str = Field(default="pending", max_length=16)  # pending, rendering, ready, failed
     error: str | None = None
+    pages_ready: int = 0  # pages with every rendition on disk (updated as rendering goes)
+    # [[width, height], ...] in points, so clients can lay pages out before any image arrives.
+    page_sizes: list[Any] | None = Field(default=None, sa_column=_json(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
@@ -175,6 +180,8 @@ class Document(SQLModel, table=True):
     replaces_id: int | None = Field(default=None, foreign_key="document.id")
     replaced_by_id: int | None = None
     uploaded_by: int | None = Field(default=None, foreign_key="user_account.id")
+    # SHA-256 of the file as received (a Word file, an encrypted PDF), before conversion.
+    source_sha256: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
@@ -242,9 +249,15 @@ class Ballot(SQLModel, table=True):
 
 
 class SecretBallot(SQLModel, table=True):
-    """An anonymous ballot: no voter, no time, a random key so that row order links nothing."""
+    """An anonymous ballot: no voter, no time, a random key so that row order links nothing.
+
+    On SQLite the table has no rowid (rows live in the order of their random keys, not of their
+    insertion); PostgreSQL keeps heap rows in insertion order, so closing a poll rewrites its
+    secret ballots under fresh keys (docs/voting.md).
+    """
 
     __tablename__ = "secret_ballot"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     key: str = Field(primary_key=True, max_length=32)
     poll_id: int = Field(foreign_key="poll.id", index=True)
@@ -271,6 +284,10 @@ class Attendance(SQLModel, table=True):
     checked_in_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     checked_out_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     marked_by: int | None = Field(default=None, foreign_key="user_account.id")
+    # One row per period: "present" (checked in) or "excused" (marked absent with a reason).
+    status: str = Field(default="present", max_length=16)
+    note: str = Field(default="", max_length=300)
+    closed_by: int | None = Field(default=None, foreign_key="user_account.id")
 
 
 class SpeakerRequest(SQLModel, table=True):
@@ -287,6 +304,9 @@ class SpeakerRequest(SQLModel, table=True):
     requested_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     ended_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    limit_seconds: int | None = None  # the speaking time the chair granted, if limited
+    note: str = Field(default="", max_length=300)  # the chair's reason when refused
+    requested_by: int | None = Field(default=None, foreign_key="user_account.id")
 
 
 class Event(SQLModel, table=True):

@@ -40,6 +40,8 @@ def upgrade() -> None:
         sa.Column("page_count", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("error", sa.String(), nullable=True),
+        sa.Column("pages_ready", sa.Integer(), nullable=False),
+        sa.Column("page_sizes", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("sha256"),
     )
@@ -98,6 +100,7 @@ def upgrade() -> None:
         sa.Column("body_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
         sa.ForeignKeyConstraint(
             ["body_id"],
             ["body.id"],
@@ -191,6 +194,7 @@ def upgrade() -> None:
         sa.Column("replaces_id", sa.Integer(), nullable=True),
         sa.Column("replaced_by_id", sa.Integer(), nullable=True),
         sa.Column("uploaded_by", sa.Integer(), nullable=True),
+        sa.Column("source_sha256", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["blob_sha256"],
@@ -332,6 +336,13 @@ def upgrade() -> None:
         sa.Column("checked_in_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("checked_out_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("marked_by", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("note", sa.String(length=300), nullable=False),
+        sa.Column("closed_by", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["closed_by"],
+            ["user_account.id"],
+        ),
         sa.ForeignKeyConstraint(
             ["marked_by"],
             ["user_account.id"],
@@ -394,6 +405,9 @@ def upgrade() -> None:
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("limit_seconds", sa.Integer(), nullable=True),
+        sa.Column("note", sa.String(length=300), nullable=False),
+        sa.Column("requested_by", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["agenda_item_id"],
             ["agenda_item.id"],
@@ -405,6 +419,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["participant_id"],
             ["participant.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["requested_by"],
+            ["user_account.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -480,6 +498,7 @@ def upgrade() -> None:
             ["poll.id"],
         ),
         sa.PrimaryKeyConstraint("key"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("secret_ballot", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_secret_ballot_poll_id"), ["poll_id"], unique=False)
