@@ -5,7 +5,8 @@
     python -m benchmarks.vote_storm --n 20 --secret      # a smoke run of a secret poll
 
 N lean Socket.IO clients (``benchmarks.harness.LeanClient``, spread over worker processes) sign in
-as N delegates, all checked in, and join the meeting. The chair opens a poll; every client sends
+as N delegates, all checked in, and join the meeting (from the chair's sequence number, as the
+fan-out benchmark does: ``harness.JOIN_NOTE``). The chair opens a poll; every client sends
 ``poll.cast`` at once and records when its ack arrives. "Ack storm" is the time from the order to
 cast until the last ack is back: every ballot committed (group commit) and acknowledged. Then the
 chair closes the poll (the result is checked against the choices sent) and publishes it: "publish"
@@ -78,6 +79,7 @@ class Job:
     tokens: list[str | None]  # None: the bare server
     first: int  # global index of the first client
     meeting_id: int | None
+    since: int | None = None  # the first join asks for the events after this (JOIN_NOTE)
 
 
 class _Worker:
@@ -88,6 +90,8 @@ class _Worker:
             LeanClient(job.url, {"token": t} if t else None, job.first + i, self._on_event)
             for i, t in enumerate(job.tokens)
         ]
+        for client in self.clients:
+            client.seq = job.since
         # (event type, poll id) -> client index -> first receive time
         self.seen: dict[tuple[str, Any], dict[int, float]] = {}
         self.sample: dict[tuple[str, Any], Any] = {}
@@ -163,14 +167,14 @@ class Voters:
     """N clients over ``workers`` processes; orders go to all workers at once."""
 
     def __init__(self, url: str, tokens: list[str | None], meeting_id: int | None,
-                 workers: int) -> None:
+                 workers: int, since: int | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         share = math.ceil(len(tokens) / max(1, min(workers, len(tokens))))
         self.conns: list[Connection] = []
         self.procs: list[Any] = []
         for first in range(0, len(tokens), share):
             parent, child = context.Pipe()
-            job = Job(url, tokens[first:first + share], first, meeting_id)
+            job = Job(url, tokens[first:first + share], first, meeting_id, since)
             proc = context.Process(target=_worker_main, args=(child, job), daemon=True)
             proc.start()
             child.close()
@@ -284,7 +288,10 @@ async def run_ecabinet(n: int, workers: int, db: str, secret: bool, scratch: Scr
             await chair.connect()
             await chair.join(mid)
             await chair.command("meeting.start", mid)
-            voters = Voters(server.url, list(meeting.delegate_tokens), mid, workers)
+            # As benchmarks.fanout: the fleet's first join asks for the events since the
+            # chair's sequence number, not a snapshot that grows with N (harness.JOIN_NOTE).
+            voters = Voters(server.url, list(meeting.delegate_tokens), mid, workers,
+                            since=chair.seq)
             await voters.start()
             out: dict[str, Any] = {}
             for phase in ("warmup", "measured"):

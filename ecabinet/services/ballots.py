@@ -103,6 +103,50 @@ def batch_voters(session: Session, meeting_id: int, wanted: Iterable[int]) -> di
     return voters
 
 
+def voters_of(session: Session, meeting_id: int, participant_id: int | None) -> dict[int, Voter]:
+    """The voters whose ballots this participant may cast (their own and their proxies'):
+    what a join needs, without reading the whole roll of a big meeting."""
+    if participant_id is None:
+        return {}
+    rows = session.connection().execute(
+        sa.select(PARTICIPANT.c.id, PARTICIPANT.c.user_id, USER.c.full_name,
+                  PARTICIPANT.c.vote_weight, PARTICIPANT.c.proxy_holder_id)
+        .join(USER, USER.c.id == PARTICIPANT.c.user_id)
+        .where(PARTICIPANT.c.meeting_id == meeting_id, PARTICIPANT.c.can_vote.is_(True),
+               sa.or_(PARTICIPANT.c.id == participant_id,
+                      PARTICIPANT.c.proxy_holder_id == participant_id))
+    ).all()
+    return {r[0]: Voter(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+
+
+def counts(session: Session, meeting_id: int, poll: Poll) -> tuple[int, int, int, int]:
+    """(voted, eligible, voted weight, eligible weight), counted by the database."""
+    eligible = session.connection().execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(PARTICIPANT.c.vote_weight), 0))
+        .where(PARTICIPANT.c.meeting_id == meeting_id, PARTICIPANT.c.can_vote.is_(True))
+    ).one()
+    table = PARTICIPATION if poll.secret else BALLOT
+    done = session.connection().execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(PARTICIPANT.c.vote_weight), 0))
+        .select_from(table.join(PARTICIPANT,
+                                PARTICIPANT.c.id == table.c.represented_participant_id))
+        .where(table.c.poll_id == poll.id, PARTICIPANT.c.can_vote.is_(True))
+    ).one()
+    return int(done[0]), int(eligible[0]), int(done[1]), int(eligible[1])
+
+
+def voted_among(session: Session, poll: Poll, ids: Iterable[int]) -> set[int]:
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    table = PARTICIPATION if poll.secret else BALLOT
+    rows = session.connection().execute(
+        sa.select(table.c.represented_participant_id).where(
+            table.c.poll_id == poll.id, table.c.represented_participant_id.in_(wanted))
+    ).all()
+    return {r[0] for r in rows}
+
+
 def represented_by(roll: dict[int, Voter], participant_id: int | None) -> list[Voter]:
     """Whose ballots this participant casts: their own (unless given away) and their proxies'."""
     if participant_id is None:

@@ -326,20 +326,26 @@ def polls_part(session: Session, actor: Actor, meeting: Meeting) -> list[dict[st
 
 @snapshot_part("poll_live", private=True)
 def poll_live_part(session: Session, actor: Actor, meeting: Meeting) -> dict[str, Any] | None:
-    """The open poll's progress and the caller's own ballots: for whom they vote, done or not."""
+    """The open poll's progress and the caller's own ballots: for whom they vote, done or not.
+    (Counted by the database: a thousand tablets re-joining must not each read the roll.)"""
     assert meeting.id is not None
     poll = session.exec(
         select(Poll).where(Poll.meeting_id == meeting.id, Poll.status == PollStatus.OPEN.value)
     ).first()
     if poll is None:
         return None
-    roll = ballots.voter_roll(session, meeting.id)
-    done = ballots.voted(session, poll)
-    mine = ballots.represented_by(roll, actor.participant_id)
-    choices = ballots.own_choices(session, poll, [v.participant_id for v in mine])
+    assert poll.id is not None
+    voted, eligible, voted_weight, eligible_weight = ballots.counts(session, meeting.id, poll)
+    mine = ballots.represented_by(
+        ballots.voters_of(session, meeting.id, actor.participant_id), actor.participant_id)
+    ids = [v.participant_id for v in mine]
+    done = ballots.voted_among(session, poll, ids)
+    choices = ballots.own_choices(session, poll, ids)
     return {
         "poll_id": poll.id,
-        "progress": progress_of(poll, roll, done).model_dump(),
+        "progress": PollProgress(poll_id=poll.id, voted=voted, eligible=eligible,
+                                 voted_weight=voted_weight,
+                                 eligible_weight=eligible_weight).model_dump(),
         "you": [
             {
                 "participant_id": v.participant_id,
