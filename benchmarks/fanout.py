@@ -34,7 +34,7 @@ from benchmarks.harness import (
     Scratch,
     bare_server,
     cpu_seconds,
-    ecabinet_server,
+    ecabinet_servers,
     latency_summary,
     machine,
     postgres_schema,
@@ -46,7 +46,6 @@ from benchmarks.harness import (
 
 TARGET_N = 1000
 TARGET_P99_RATIO = 1.25
-SECRET = "benchmark-secret-key-0123456789"
 
 
 async def _rounds(
@@ -84,18 +83,8 @@ async def run_ecabinet(
     with postgres_schema() if scaled else contextlib.nullcontext() as pg_url:
         database_url = pg_url or f"sqlite:///{data / 'ecabinet.sqlite3'}"
         meeting = prepare_meeting(database_url, data, n, items=rounds + 3)
-        env = {
-            "ECABINET_DATA_DIR": str(data),
-            "ECABINET_DATABASE_URL": database_url,
-            "ECABINET_SECRET_KEY": SECRET,
-            "ECABINET_MIGRATE_ON_START": "false",
-        }
-        if scaled:
-            env |= {"ECABINET_REDIS_URL": REDIS_URL,
-                    "ECABINET_REDIS_CHANNEL": f"ecabinet-bench-{uuid.uuid4().hex}"}
-        servers = [ecabinet_server(f"{label}-{n}-{name}", scratch.path, env)
-                   for name in (("a", "b") if scaled else ("a",))]
-        start_all(servers)
+        servers = ecabinet_servers(f"{label}-{n}", data, database_url, scratch.path,
+                                   scaled=scaled)
         chair = LeanClient(servers[0].url, {"token": meeting.chair_token}, on_event=_keep_last)
         fleet: Fleet | None = None
         try:

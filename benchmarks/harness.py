@@ -179,6 +179,28 @@ def bare_server(name: str, log_dir: Path, redis_url: str | None = None,
     return ServerProcess(name, argv, {}, log_dir)
 
 
+BENCH_SECRET = "benchmark-secret-key-0123456789"
+
+
+def ecabinet_servers(label: str, data: Path, database_url: str, log_dir: Path, *,
+                     scaled: bool) -> list[ServerProcess]:
+    """One embedded server, or (scaled) two sharing the database and a fresh Redis channel;
+    started and answering."""
+    env = {
+        "ECABINET_DATA_DIR": str(data),
+        "ECABINET_DATABASE_URL": database_url,
+        "ECABINET_SECRET_KEY": BENCH_SECRET,
+        "ECABINET_MIGRATE_ON_START": "false",
+    }
+    if scaled:
+        env |= {"ECABINET_REDIS_URL": REDIS_URL,
+                "ECABINET_REDIS_CHANNEL": f"ecabinet-bench-{uuid.uuid4().hex}"}
+    servers = [ecabinet_server(f"{label}-{name}", log_dir, env)
+               for name in (("a", "b") if scaled else ("a",))]
+    start_all(servers)
+    return servers
+
+
 def start_all(servers: Iterable[ServerProcess]) -> None:
     started = [s.start() for s in servers]
     try:

@@ -32,7 +32,7 @@ from benchmarks.harness import (
     Scratch,
     bare_server,
     cpu_seconds,
-    ecabinet_server,
+    ecabinet_servers,
     latency_summary,
     machine,
     postgres_schema,
@@ -43,7 +43,6 @@ from benchmarks.harness import (
 )
 
 TARGET_RATIO = 2.5
-SECRET = "benchmark-secret-key-0123456789"
 
 
 async def _storm(fleet: Fleet, settle: float, while_away: Any, pids: list[int]) -> dict[str, Any]:
@@ -74,18 +73,8 @@ async def run_ecabinet(n: int, missed: int, workers: int, settle: float, scratch
     with postgres_schema() if scaled else contextlib.nullcontext() as pg_url:
         database_url = pg_url or f"sqlite:///{data / 'ecabinet.sqlite3'}"
         meeting = prepare_meeting(database_url, data, n, items=missed + 2)
-        env = {
-            "ECABINET_DATA_DIR": str(data),
-            "ECABINET_DATABASE_URL": database_url,
-            "ECABINET_SECRET_KEY": SECRET,
-            "ECABINET_MIGRATE_ON_START": "false",
-        }
-        if scaled:
-            env |= {"ECABINET_REDIS_URL": REDIS_URL,
-                    "ECABINET_REDIS_CHANNEL": f"ecabinet-bench-{uuid.uuid4().hex}"}
-        servers = [ecabinet_server(f"{label}-{name}", scratch.path, env)
-                   for name in (("a", "b") if scaled else ("a",))]
-        start_all(servers)
+        servers = ecabinet_servers(label, data, database_url, scratch.path,
+                                   scaled=scaled)
         chair = LeanClient(servers[0].url, {"token": meeting.chair_token})
         fleet: Fleet | None = None
         try:
