@@ -26,6 +26,9 @@ from ecabinet.logs import get_logger
 from ecabinet.storage.batching import WriteBatcher
 
 log = get_logger(__name__)
+# deadlock_detected, serialization_failure: the database rolled the transaction back.
+RETRYABLE = frozenset({"40P01", "40001"})
+RETRIES = 3
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -80,8 +83,20 @@ class Database:
                 yield session
 
     def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        with self.sync_errors(), self.transaction() as session:
-            return fn(session, *args, **kwargs)
+        """Run ``fn(session, ...)`` in one transaction. PostgreSQL aborts one side of a deadlock
+        or serialisation conflict; that transaction rolled back whole, so it is run again."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                with self.sync_errors(), self.transaction() as session:
+                    return fn(session, *args, **kwargs)
+            except Unavailable as exc:
+                cause = exc.__cause__
+                if attempt == RETRIES or not isinstance(cause, OperationalError) or (
+                    getattr(cause.orig, "sqlstate", None) not in RETRYABLE
+                ):
+                    raise
+                log.info("database.retry", attempt=attempt, reason=str(cause.orig).splitlines()[0])
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager
     def sync_errors(self) -> Iterator[None]:
