@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WEB := clients/web
 
-.PHONY: demo test lint setup clean
+.PHONY: demo test lint webcheck setup clean
 
 demo: setup
 	$(BIN)/ecabinet demo
@@ -12,12 +12,17 @@ demo: setup
 # Most tests wait on sockets and subprocesses, so two workers use both cores of the CI machine.
 TEST_WORKERS ?= 2
 
-test: setup lint
+test: setup lint webcheck
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# The browser client: ESLint, and its unit tests on Node's test runner.
+webcheck: $(WEB)/node_modules/.installed
+	npm run --prefix $(WEB) lint
+	npm test --prefix $(WEB)
 
 setup: $(VENV)/.installed $(WEB)/node_modules/.installed
 

@@ -13,7 +13,8 @@ import { $, h, setText, replaceChildren, toast, setEnabled } from "./dom.js";
 import { t, formatNumber } from "./i18n.js";
 import { clientId } from "./api.js";
 import { outboxAdd, outboxAll, outboxDelete, outboxPut } from "./store.js";
-import { addReducers } from "./state.js";
+import { foldUpdate, outboxRecord, ownedBy, pendingView, planRemoval, replay } from "./outbox.js";
+import { livePoints, upsertById } from "./annotation-state.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MAX_POINTS = 5000;
@@ -38,72 +39,6 @@ function distanceToSegment(p, a, b) {
   const len = dx * dx + dy * dy;
   const u = len ? Math.max(0, Math.min(1, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len)) : 0;
   return Math.hypot(p[0] - (a[0] + u * dx), p[1] - (a[1] + u * dy));
-}
-
-function upsertById(list, views) {
-  const byId = new Map((list || []).map((a) => [a.id, a]));
-  for (const v of views) {
-    const old = byId.get(v.id);
-    if (!old || (v.version || 0) >= (old.version || 0)) byId.set(v.id, v);
-  }
-  return [...byId.values()];
-}
-
-function removeById(list, gone) {
-  const drop = new Map(gone.map((g) => [g.id, g.version || 0]));
-  return (list || []).filter((a) => !(drop.has(a.id) && (a.version || 0) <= drop.get(a.id)));
-}
-
-// The annotations this reader sees, and the presenter's live ink, kept by the meeting state.
-addReducers({
-  "annotation.saved"(s, p) { s.annotations = upsertById(s.annotations, p.annotations); return ["annotations"]; },
-  "annotation.saved.own"(s, p) { s.annotations = upsertById(s.annotations, p.annotations); return ["annotations"]; },
-  "annotation.saved.staff"(s, p) { s.annotations = upsertById(s.annotations, p.annotations); return ["annotations"]; },
-  "annotation.removed"(s, p) { s.annotations = removeById(s.annotations, p.annotations); return ["annotations"]; },
-  "annotation.removed.own"(s, p) { s.annotations = removeById(s.annotations, p.annotations); return ["annotations"]; },
-  "annotation.removed.staff"(s, p) { s.annotations = removeById(s.annotations, p.annotations); return ["annotations"]; },
-  "annotation.carried"() { return ["annotation_carried"]; },
-  "ink.stroke"(s, p) {
-    const live = s.live_ink || { strokes: {}, pointer: null };
-    const key = `${p.by}:${p.stroke}`;
-    const old = live.strokes[key];
-    const stroke = old && old.document_id === p.document_id && old.page === p.page ? old
-      : { document_id: p.document_id, page: p.page, colour: p.colour, width: p.width, batches: {} };
-    stroke.batches[p.n] = p.points;
-    stroke.done = p.done;
-    s.live_ink = { ...live, strokes: { ...live.strokes, [key]: stroke } };
-    return ["live_ink"];
-  },
-  "ink.pointer"(s, p) {
-    const live = s.live_ink || { strokes: {}, pointer: null };
-    s.live_ink = { ...live, pointer: p.at ? { document_id: p.document_id, page: p.page, at: p.at } : null };
-    return ["live_ink"];
-  },
-  "ink.cleared"(s, p) {
-    const live = s.live_ink || { strokes: {}, pointer: null };
-    // Only the strokes of the presenter who cleared (all of them when `strokes` is null).
-    const gone = p.strokes ? new Set(p.strokes.map((id) => `${p.by}:${id}`)) : null;
-    const strokes = {};
-    for (const [key, value] of Object.entries(live.strokes)) {
-      const dropped = gone ? gone.has(key) : key.startsWith(`${p.by}:`);
-      if (!dropped) strokes[key] = value;
-    }
-    s.live_ink = { ...live, strokes };
-    return ["live_ink"];
-  },
-  "ink.kept"(s, p) {
-    const live = s.live_ink || { strokes: {}, pointer: null };
-    const strokes = {};
-    for (const [key, value] of Object.entries(live.strokes)) {
-      if (!key.endsWith(`:${p.stroke}`)) strokes[key] = value;
-    }
-    s.live_ink = { ...live, strokes };
-    return ["live_ink"];
-  },
-});
-
-function livePoints(stroke) {
-  return Object.keys(stroke.batches).map(Number).sort((a, b) => a - b).flatMap((n) => stroke.batches[n]);
 }
 
 export class Annotations {
@@ -505,10 +440,9 @@ export class Annotations {
   async update(ann, changes) {
     this.local.set(ann.uid, { ...ann, ...changes, pending: true });
     // Not on the server yet: change the queued creation instead of queueing an update.
-    const queued = (await this.outbox()).find((e) => e.op === "create" && e.uid === ann.uid);
-    if (queued) {
-      queued.fields = { ...queued.fields, ...changes };
-      await outboxPut(queued);
+    const amended = foldUpdate(await this.outbox(), ann.uid, changes);
+    if (amended) {
+      await outboxPut(amended);
       this.paint();
       this.flush();
       return;
@@ -519,10 +453,10 @@ export class Annotations {
   async remove(ann) {
     this.removed.add(ann.uid);
     this.local.delete(ann.uid);
-    const queued = (await this.outbox()).filter((e) => e.uid === ann.uid);
-    if (queued.some((e) => e.op === "create")) {
+    const { drop, queue } = planRemoval(await this.outbox(), ann.uid);
+    if (!queue) {
       // Created and deleted offline: the server never needs to hear of it.
-      for (const e of queued) await outboxDelete(e.key);
+      for (const key of drop) await outboxDelete(key);
       this.removed.delete(ann.uid);
       this.paint();
       return;
@@ -531,11 +465,12 @@ export class Annotations {
   }
 
   outbox() {
-    return outboxAll((e) => e.meeting_id === this.link.meetingId && e.user_id === this.me.id);
+    return outboxAll(ownedBy(this.link.meetingId, this.me.id));
   }
 
   async queue(entry) {
-    const record = { ...entry, meeting_id: this.link.meetingId, user_id: this.me.id, client_id: clientId("an"), at: Date.now() };
+    const record = outboxRecord(entry, { meetingId: this.link.meetingId, userId: this.me.id,
+      clientId: clientId("an"), at: Date.now() });
     try {
       await outboxAdd(record);
     } catch {
@@ -546,13 +481,9 @@ export class Annotations {
   }
 
   async loadOutbox() {
-    for (const e of await this.outbox()) {
-      if (e.op === "remove") this.removed.add(e.uid);
-      else if (e.op === "create") {
-        this.local.set(e.uid, { ...e.fields, kind: e.fields.data.kind,
-          author: { user_id: this.me.id, full_name: this.me.full_name }, version: 0, pending: true });
-      }
-    }
+    const { local, removed } = pendingView(await this.outbox(), { user_id: this.me.id, full_name: this.me.full_name });
+    for (const uid of removed) this.removed.add(uid);
+    for (const [uid, ann] of local) this.local.set(uid, ann);
     this.paint();
     this.flush();
   }
@@ -560,23 +491,20 @@ export class Annotations {
   async flush() {
     if (this.flushing || !this.link.live) return;
     this.flushing = true;
-    const names = { create: "annotation.create", update: "annotation.update", remove: "annotation.delete" };
     try {
-      for (const e of await this.outbox()) {
-        if (!this.link.live) break;
-        try {
-          const ack = await this.link.call(names[e.op], { ...e.fields, client_id: e.client_id });
+      await replay(await this.outbox(), {
+        isLive: () => this.link.live,
+        send: (name, fields) => this.link.call(name, fields),
+        accepted: (e, ack) => {
           if (ack.annotation) this.confirm(ack.annotation);
           else this.settle(e.uid, e.op);
-        } catch (err) {
-          if (["offline", "rate_limited", "database_unavailable", "internal"].includes(err.code)) break;
-          if (!(e.op === "remove" && err.code === "annotation_not_found")) {
-            toast(t("annot.refused", { message: err.message }), "error");
-          }
+        },
+        refused: (e, err, expected) => {
+          if (!expected) toast(t("annot.refused", { message: err.message }), "error");
           this.settle(e.uid, e.op, true);
-        }
-        await outboxDelete(e.key);
-      }
+        },
+        drop: (e) => outboxDelete(e.key),
+      });
     } finally {
       this.flushing = false;
       this.paint();

@@ -131,7 +131,7 @@ export class MeetingLink extends EventTarget {
       if (answer && !answer.ok && answer.error && answer.error.code === "unknown_seq") {
         answer = await this.emitAck("meeting.join", { meeting_id: this.meetingId }, 15000);
       }
-    } catch (err) {
+    } catch {
       if (generation === this.generation && this.socket.connected) {
         this.joining = false;
         setTimeout(() => this.resync(), 1000);

@@ -61,7 +61,7 @@ export class TabletPanels {
     this.checkin.className = present ? "secondary" : "primary";
     this.checkin.dataset.action = present ? "out" : "in";
     setEnabled(this.checkin, Boolean(mine) && open && this.link.live);
-    let text = "";
+    let text;
     if (!mine) text = t("attendance.not_participant");
     else if (present) text = t("attendance.present_since", { time: formatDateTime(mine.since, "time") });
     else if (mine.status === "excused") text = t("attendance.excused");

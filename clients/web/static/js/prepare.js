@@ -68,9 +68,9 @@ function renderDetails() {
   $("d-starts").value = isoToLocal(m.starts_at);
   $("d-ends").value = isoToLocal(m.ends_at);
   if (!bodiesLoaded) bodiesLoaded = fillBodies($("d-body"), m.body && m.body.id);
-  bodiesLoaded.then((bodies) => {
+  bodiesLoaded.then(() => {
     $("d-body").value = m.body ? String(m.body.id) : "";
-    loadMembers(bodies);
+    loadMembers();
   });
   for (const el of form.elements) el.disabled = !canEdit;
 }
@@ -107,7 +107,7 @@ $("details-form").addEventListener("submit", async (e) => {
 // --- participants ------------------------------------------------------------------------------
 
 let membersFor = null;
-async function loadMembers(bodies) {
+async function loadMembers() {
   const m = detail.meeting;
   if (!m.body || membersFor === m.body.id) return;
   membersFor = m.body.id;

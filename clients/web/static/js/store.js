@@ -7,7 +7,7 @@ const DB_VERSION = 1;
 let opening = null;
 
 function open() {
-  if (!("indexedDB" in window)) return Promise.resolve(null);
+  if (!("indexedDB" in globalThis)) return Promise.resolve(null);
   if (!opening) {
     opening = new Promise((resolve) => {
       const req = indexedDB.open(DB_NAME, DB_VERSION);

@@ -26,6 +26,8 @@ const SHELL_FILES = [
   "/static/js/chair.js",
   "/static/js/vote.js",
   "/static/js/annotations.js",
+  "/static/js/annotation-state.js",
+  "/static/js/outbox.js",
   "/static/js/offline.js",
   "/static/js/room.js",
   "/static/js/home.js",

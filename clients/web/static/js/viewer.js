@@ -214,7 +214,7 @@ export class Viewer extends EventTarget {
   loadImage(rendition) {
     const doc = this.doc;
     if (!doc) return;
-    const [w, hgt] = this.pageSize(this.page);
+    const [w] = this.pageSize(this.page);
     const width = this.wrap.clientWidth || 800;
     const wanted = rendition
       || (width * (window.devicePixelRatio || 1) > TABLET_WIDTH * 1.1 ? "zoom" : "tablet");
