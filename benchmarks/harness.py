@@ -268,8 +268,8 @@ def prepare_meeting(database_url: str, data_dir: Path, delegates: int, items: in
     """A published meeting with a chair, ``delegates`` delegates (each with a sign-in token) and
     ``items`` agenda items, written into a freshly migrated database."""
     from ecabinet.app import open_database
+    from ecabinet.core.settings import Settings
     from ecabinet.services import accounts, packs
-    from ecabinet.settings import Settings
     from ecabinet.storage.models import User
 
     settings = Settings(data_dir=data_dir, database_url=database_url,

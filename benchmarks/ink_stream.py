@@ -66,7 +66,7 @@ def add_document(database_url: str, data_dir: Path, meeting_id: int) -> int:
     import pymupdf
 
     from ecabinet.app import open_database
-    from ecabinet.settings import Settings
+    from ecabinet.core.settings import Settings
     from ecabinet.storage.blobs import BlobStore
     from ecabinet.storage.models import Blob, Document
 

@@ -38,9 +38,9 @@ from PIL import Image, ImageDraw, ImageFilter
 from ecabinet.pdf.book import BookDocument, ItemDocs, build_pack_book
 from ecabinet.pdf.fonts import find_font, nfc
 from ecabinet.pdf.inspect import inspect_pdf
-from ecabinet.pdf.pool import DocumentDone, LocalRenderQueue, PageFailed, PageReady
 from ecabinet.pdf.render import RENDITIONS
 from ecabinet.pdf.sanitize import sanitize_pdf
+from ecabinet.rendering.pool import DocumentDone, LocalRenderQueue, PageFailed, PageReady
 
 TARGET_RATIO = 0.85
 TARGET_FIRST_PAGE_S = 1.0

@@ -41,8 +41,8 @@ TARGET_BOOK_S = 10.0
 def prepare(data_dir: Path) -> tuple[int, str]:
     """A draft meeting and a secretary's API token, written before the server starts."""
     from ecabinet.app import open_database
+    from ecabinet.core.settings import Settings
     from ecabinet.services import accounts, packs
-    from ecabinet.settings import Settings
 
     settings = Settings(data_dir=data_dir, secret_key="benchmark-secret-key-0123456789").prepare()
     db = open_database(settings)

@@ -247,7 +247,7 @@ def check_everyone_in(database_url: str, data_dir: Path, meeting_id: int) -> Non
     from sqlmodel import select
 
     from ecabinet.app import open_database
-    from ecabinet.settings import Settings
+    from ecabinet.core.settings import Settings
     from ecabinet.storage.models import Attendance, Participant
 
     settings = Settings(data_dir=data_dir, database_url=database_url,

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 import socketio
 from starlette.templating import Jinja2Templates
 
-from ecabinet.metrics import Metrics
-from ecabinet.ratelimit import SlidingWindowLimiter
-from ecabinet.settings import Settings
+from ecabinet.core.metrics import Metrics
+from ecabinet.core.ratelimit import SlidingWindowLimiter
+from ecabinet.core.settings import Settings
 from ecabinet.storage.database import Database
 
 if TYPE_CHECKING:
     from ecabinet.realtime.presence import Presence
-    from ecabinet.services.rendering import RenderService
+    from ecabinet.services.documents.rendering import RenderService
 
 
 @dataclass

@@ -23,8 +23,8 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from starlette.testclient import TestClient
 
 from ecabinet.app import create_app
+from ecabinet.core.settings import Settings
 from ecabinet.services import accounts, packs
-from ecabinet.settings import Settings
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("ECABINET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

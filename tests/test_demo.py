@@ -4,8 +4,8 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from ecabinet.services import demo
-from ecabinet.settings import Settings
+from ecabinet.core.settings import Settings
+from ecabinet.samples import demo
 
 
 def test_loading_the_sample_twice_keeps_one_meeting_and_resets_passwords(

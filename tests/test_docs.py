@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecabinet.settings import Settings
+from ecabinet.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from ecabinet import logs
+from ecabinet.core import logs
 
 
 @pytest.mark.parametrize("json_lines", [True, False])

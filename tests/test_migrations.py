@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from ecabinet.settings import Settings
+from ecabinet.core.settings import Settings
 from ecabinet.storage import migrate
 from ecabinet.storage.database import Database
 from ecabinet.storage.models import Meeting

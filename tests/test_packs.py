@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecabinet.errors import InvalidInput
+from ecabinet.core.errors import InvalidInput
 from ecabinet.services.packs import parse_pack
 
 GOOD = """

@@ -6,8 +6,9 @@ from typing import Any
 
 from starlette.routing import Route
 
-from ecabinet import protocol_doc
-from ecabinet.protocol import REGISTRY, load_declarations
+from ecabinet.app.declarations import load_declarations
+from ecabinet.protocol import REGISTRY
+from ecabinet.protocol import docs as protocol_doc
 from ecabinet.web.routes import ROUTES
 
 load_declarations()
@@ -16,7 +17,7 @@ SOCKETIO_LIFECYCLE = {"connect", "disconnect"}
 
 def test_docs_protocol_md_is_current() -> None:
     assert protocol_doc.DOC.read_text(encoding="utf-8") == protocol_doc.render(), (
-        "docs/protocol.md is stale: run `python -m ecabinet.protocol_doc`"
+        "docs/protocol.md is stale: run `python -m ecabinet.protocol.docs`"
     )
 
 

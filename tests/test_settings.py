@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ecabinet.errors import ConfigError
-from ecabinet.settings import SECRET_FILE, Settings
+from ecabinet.core.errors import ConfigError
+from ecabinet.core.settings import SECRET_FILE, Settings
 
 
 def test_reads_prefixed_environment_only_when_built(

@@ -11,7 +11,7 @@ import errno
 import os
 from typing import Any, Final
 
-from ecabinet.errors import EcabinetError
+from ecabinet.core.errors import EcabinetError
 
 NOT_A_PDF: Final = "not_a_pdf"
 EMPTY: Final = "empty"

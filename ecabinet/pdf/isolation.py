@@ -35,7 +35,7 @@ PROCESSING_FAILED: Final = "processing_failed"
 # Address space a child may use. The largest raster (render.MAX_PIXELS, RGB) is 120 MB; a page
 # that needs more than this is an attack (an image stream that inflates to gigabytes).
 MEMORY_LIMIT: Final = 2 * 1024**3
-_PRELOAD: Final = ["ecabinet.pdf.worker", "ecabinet.pdf.jobs", "ecabinet.pdf.isolation"]
+_PRELOAD: Final = ["ecabinet.rendering.worker", "ecabinet.pdf.jobs", "ecabinet.pdf.isolation"]
 
 
 def set_memory_limit(limit: int = MEMORY_LIMIT) -> None:

@@ -18,13 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, select
 
-from ecabinet.errors import Conflict, EcabinetError, RateLimited, TooLarge
-from ecabinet.logs import get_logger
+from ecabinet.core.errors import Conflict, EcabinetError, RateLimited, TooLarge
+from ecabinet.core.logs import get_logger
+from ecabinet.core.validation import validate
 from ecabinet.protocol import REGISTRY, CommandSpec
 from ecabinet.realtime.publisher import publish
 from ecabinet.realtime.refresh import LiveRefresher
 from ecabinet.services.accounts import SessionInfo
-from ecabinet.services.context import (
+from ecabinet.services.kernel.context import (
     BATCHED,
     CommandContext,
     OutEvent,
@@ -36,7 +37,6 @@ from ecabinet.services.context import (
 from ecabinet.storage.batching import batch_cache, batch_calls, defer_insert
 from ecabinet.storage.database import invalid_data
 from ecabinet.storage.models import CommandReceipt, utcnow
-from ecabinet.validation import validate
 
 if TYPE_CHECKING:
     from ecabinet.runtime import Runtime

@@ -2,7 +2,7 @@
 
 A batch of points (``ink.draw``) is checked and fanned out without touching the database: the
 sender comes from the socket's session, who may draw on which page from a per-meeting ``Stage``
-cached in memory (``ecabinet.services.live_ink``), and the envelope goes straight to the
+cached in memory (``ecabinet.services.annotations.live_ink``), and the envelope goes straight to the
 meeting's room, skipping the sender. The cost over a bare python-socketio broadcast is one
 pydantic validation and a dictionary lookup per batch.
 
@@ -27,15 +27,15 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from ecabinet.core.errors import EcabinetError, InvalidInput, RateLimited
+from ecabinet.core.validation import validate
 from ecabinet.domain import annotations as rules
-from ecabinet.errors import EcabinetError, InvalidInput, RateLimited
 from ecabinet.protocol import CommandSpec
 from ecabinet.realtime.dispatch import Dispatcher, TokenBucket, error_ack, payload_size
 from ecabinet.realtime.publisher import EVENT, meeting_room, members_room, publish
 from ecabinet.services.accounts import SessionInfo
-from ecabinet.services.annotation_carry import AnnotationCarrier
-from ecabinet.services.context import OutEvent
-from ecabinet.services.live_ink import (
+from ecabinet.services.annotations.carry import AnnotationCarrier
+from ecabinet.services.annotations.live_ink import (
     DRAW_ROLES,
     STAGE_TTL,
     InkClear,
@@ -49,9 +49,9 @@ from ecabinet.services.live_ink import (
     refuse_stage,
     stroke_not_found,
 )
+from ecabinet.services.kernel.context import OutEvent
 from ecabinet.storage.blobs import BlobStore
 from ecabinet.storage.models import utcnow
-from ecabinet.validation import validate
 
 if TYPE_CHECKING:
     from ecabinet.runtime import Runtime
@@ -63,7 +63,7 @@ MAX_STROKES: Final = 64  # recent strokes kept per presenter for ink.keep
 MAX_MESSAGE: Final = 24 * 1024  # bytes: 512 points fit easily
 INVALIDATING: Final = ("present.changed", "meeting.status")
 KEEP_SPEC: Final = CommandSpec(
-    "ink.keep", KeepStroke, frozenset(DRAW_ROLES), "keep a live stroke", keep_stroke
+    "ink.keep", KeepStroke, DRAW_ROLES, "keep a live stroke", keep_stroke
 )
 
 

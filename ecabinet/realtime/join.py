@@ -9,22 +9,22 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 from sqlmodel import Session
 
+from ecabinet.core.errors import EcabinetError, NotFound
+from ecabinet.core.validation import validate
 from ecabinet.domain.roles import MeetingRole
-from ecabinet.errors import EcabinetError, NotFound
 from ecabinet.protocol import Schema, command
+from ecabinet.protocol.roles import MEETING_READERS
 from ecabinet.realtime import publisher as rooms
 from ecabinet.realtime.dispatch import Dispatcher, error_ack
 from ecabinet.services.accounts import SessionInfo
-from ecabinet.services.context import Actor, load_actor, require_roles
-from ecabinet.services.snapshot import build_snapshot, catch_up
+from ecabinet.services.kernel.context import Actor, load_actor, require_roles
+from ecabinet.services.kernel.snapshot import build_snapshot, catch_up
 from ecabinet.storage.models import Meeting
-from ecabinet.validation import validate
 
 if TYPE_CHECKING:
     from ecabinet.realtime.presence import Presence
     from ecabinet.runtime import Runtime
 
-JOIN_ROLES = frozenset({"participant", "admin"})
 
 
 class JoinMeeting(Schema):
@@ -39,7 +39,7 @@ class LeaveMeeting(Schema):
 @command(
     "meeting.join",
     JoinMeeting,
-    roles=set(JOIN_ROLES),
+    roles=MEETING_READERS,
     custom=True,
     summary="Join a meeting's room: answers a snapshot, or with `since` the events missed "
     "after that sequence number (a snapshot when too far behind).",
@@ -47,7 +47,7 @@ class LeaveMeeting(Schema):
 )
 def join_state(session: Session, user: SessionInfo, cmd: JoinMeeting) -> dict[str, Any]:
     meeting, actor = load_actor(session, user, cmd.meeting_id)
-    require_roles(actor, JOIN_ROLES, "meeting.join")
+    require_roles(actor, MEETING_READERS, "meeting.join")
     return state_for(session, actor, meeting, cmd.since)
 
 
@@ -72,7 +72,7 @@ def state_after_rooms(session: Session, actor: Actor, cmd: JoinMeeting) -> dict[
 @command(
     "meeting.leave",
     LeaveMeeting,
-    roles={"participant", "admin"},
+    roles=MEETING_READERS,
     custom=True,
     summary="Stop receiving a meeting's events on this connection.",
 )
@@ -99,7 +99,7 @@ def register(runtime: Runtime, dispatcher: Dispatcher, presence: Presence) -> No
             dispatcher.check_limits(sid, data)
             cmd = validate(JoinMeeting, data)
             _meeting, actor = await db.read(load_actor, user, cmd.meeting_id)
-            require_roles(actor, JOIN_ROLES, "meeting.join")
+            require_roles(actor, MEETING_READERS, "meeting.join")
             joined = rooms_for(cmd.meeting_id, actor)
             for room in joined:
                 await sio.enter_room(sid, room)

@@ -18,10 +18,10 @@ import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ecabinet.logs import get_logger
+from ecabinet.core.logs import get_logger
 from ecabinet.realtime.publisher import publish
-from ecabinet.services.attendance import PresenceChanged
-from ecabinet.services.context import Actor, OutEvent
+from ecabinet.services.kernel.context import Actor, OutEvent
+from ecabinet.services.room.attendance import PresenceChanged
 from ecabinet.storage.models import utcnow
 
 if TYPE_CHECKING:

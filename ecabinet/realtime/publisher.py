@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ecabinet.logs import get_logger
-from ecabinet.services.context import OutEvent
+from ecabinet.core.logs import get_logger
+from ecabinet.services.kernel.context import OutEvent
 
 if TYPE_CHECKING:
     from ecabinet.runtime import Runtime

@@ -1,4 +1,4 @@
-"""Coalesced refreshes of live views (``ecabinet.services.refresh``): at most one per interval.
+"""Coalesced refreshes of live views (``services.kernel.refresh``): at most one per interval.
 
 A change schedules a refresh one interval later, unless one is already due; every change until
 then is folded into it, and it is built from the database as it is when it runs. A storm of a
@@ -12,9 +12,9 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from ecabinet.logs import get_logger
+from ecabinet.core.logs import get_logger
 from ecabinet.realtime.publisher import meeting_room, publish
-from ecabinet.services.refresh import LIVE
+from ecabinet.services.kernel.refresh import LIVE
 
 if TYPE_CHECKING:
     from ecabinet.runtime import Runtime

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import socketio
 
-from ecabinet.errors import EcabinetError, Unauthenticated
-from ecabinet.logs import get_logger
+from ecabinet.core.errors import EcabinetError, Unauthenticated
+from ecabinet.core.logs import get_logger
 from ecabinet.protocol import Empty, command
+from ecabinet.protocol.roles import SIGNED_IN
 from ecabinet.realtime.presence import Presence
 from ecabinet.services import accounts
 
@@ -188,7 +189,7 @@ def token_from_handshake(environ: dict[str, Any], auth: Any) -> str | None:
     return None
 
 
-@command("whoami", Empty, roles={"user"}, custom=True,
+@command("whoami", Empty, roles=SIGNED_IN, custom=True,
          summary="Who this connection is signed in as: `{ok, user: {id, username, full_name}}`.")
 def _whoami_doc(*_args: Any) -> None:
     """Served by the handler registered in ``register``; declared here for the protocol."""
@@ -202,7 +203,7 @@ def refusal(exc: EcabinetError) -> socketio.exceptions.ConnectionRefusedError:
 def register(runtime: Runtime) -> None:
     # Importing the feature modules declares their commands, events and snapshot parts.
     from ecabinet.realtime import dispatch, ink, join
-    from ecabinet.services import features
+    from ecabinet.services.kernel import features
 
     features.load()
     sio = runtime.sio

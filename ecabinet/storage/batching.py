@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from ecabinet.logs import get_logger
+from ecabinet.core.logs import get_logger
 
 if TYPE_CHECKING:
     from ecabinet.storage.database import Database

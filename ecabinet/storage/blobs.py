@@ -28,9 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-from ecabinet.errors import StorageFull
-from ecabinet.pdf.jobs import rendition_path, text_path
-from ecabinet.pdf.render import Rendition
+from ecabinet.core.errors import StorageFull
 
 _DIGEST: Final = re.compile(r"^[0-9a-f]{64}$")
 CHUNK: Final = 1024 * 1024
@@ -183,24 +181,6 @@ class BlobStore:
     def record_source(self, source_sha256: str, record: dict[str, Any]) -> None:
         data = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         write_atomically(self._source_path(source_sha256), data)
-
-    # --- derived files ---------------------------------------------------------------------
-
-    def rendition_path(self, sha256: str, page: int, rendition: Rendition) -> Path:
-        """Cached image of ``page`` (0-based) of a blob at ``rendition`` (size and format)."""
-        return rendition_path(self.renditions_dir, check_digest(sha256), page, rendition)
-
-    def text_path(self, sha256: str, page: int) -> Path:
-        """Cached words with boxes of ``page`` (0-based), JSON."""
-        return text_path(self.renditions_dir, check_digest(sha256), page)
-
-    def pages_rendered(self, sha256: str) -> int:
-        """How many pages have every rendition on disk (a page's text file is written last)."""
-        folder = self.text_path(sha256, 0).parent
-        try:
-            return sum(1 for name in os.listdir(folder) if name.endswith("-text.json"))
-        except FileNotFoundError:
-            return 0
 
     def book_path(self, name: str) -> Path:
         if not re.fullmatch(r"[a-z0-9-]{1,100}\.pdf", name):

@@ -21,8 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlmodel import Session
 
-from ecabinet.errors import InvalidInput, Unavailable
-from ecabinet.logs import get_logger
+from ecabinet.core.errors import InvalidInput, Unavailable
+from ecabinet.core.logs import get_logger
 from ecabinet.storage.batching import WriteBatcher
 
 log = get_logger(__name__)

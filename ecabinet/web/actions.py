@@ -8,25 +8,25 @@ from typing import Any, TypeVar
 from sqlmodel import Session
 from starlette.requests import Request
 
+from ecabinet.protocol.roles import Roles
 from ecabinet.realtime.publisher import publish
-from ecabinet.services.context import CommandContext, load_actor, require_roles
+from ecabinet.services.kernel.context import CommandContext, load_actor, require_roles
 from ecabinet.web.common import require_user, runtime
 
 T = TypeVar("T")
 
 
 async def meeting_action(
-    request: Request, meeting_id: int, roles: set[str], action: str,
+    request: Request, meeting_id: int, roles: Roles, action: str,
     fn: Callable[..., T], *args: Any,
 ) -> T:
     """Run ``fn(session, ctx, *args)`` for the caller on a locked meeting; publish after commit."""
     rt = runtime(request)
     user = await require_user(request)
-    allowed = frozenset(roles)
 
     def transaction(session: Session) -> tuple[T, list[Any]]:
         meeting, actor = load_actor(session, user, meeting_id, lock=True)
-        require_roles(actor, allowed, action)
+        require_roles(actor, roles, action)
         ctx = CommandContext(session, meeting, actor)
         result = fn(session, ctx, *args)
         return result, ctx.events

@@ -10,16 +10,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ecabinet.protocol import endpoint
-from ecabinet.services import agenda_edit
-from ecabinet.services.context import Actor
-from ecabinet.services.editing import EDIT_ROLES
+from ecabinet.protocol.roles import EDITORS, MEETING_READERS
+from ecabinet.services.kernel.context import Actor
+from ecabinet.services.meetings import agenda as agenda_edit
 from ecabinet.storage.models import Meeting
 from ecabinet.web.actions import meeting_action
 from ecabinet.web.common import json_body
 from ecabinet.web.prep_common import meeting_read
 
-EDIT = set(EDIT_ROLES)
-READ = {"participant", "admin"}
 A = "/api/meetings/{meeting_id:int}/agenda"
 ITEM = A + "/{item_id:int}"
 D = ITEM + "/documents"
@@ -49,18 +47,19 @@ def _agenda(session: Session, actor: Actor, meeting: Meeting) -> dict[str, Any]:
 @endpoint(
     "GET",
     A,
-    roles=READ,
+    roles=MEETING_READERS,
     summary="The agenda in reading order with numbers and documents in order "
     "(observers: confidential items redacted).",
 )
 async def read_agenda(request: Request) -> Response:
-    return JSONResponse(await meeting_read(request, _mid(request), READ, "agenda.read", _agenda))
+    answer = await meeting_read(request, _mid(request), MEETING_READERS, "agenda.read", _agenda)
+    return JSONResponse(answer)
 
 
 @endpoint(
     "POST",
     A,
-    roles=EDIT,
+    roles=EDITORS,
     body=agenda_edit.ItemIn,
     summary="Insert an item under `parent_id` (null: top level) at `position` (0-based; "
     "default last); later items move down. Emits `agenda.changed`.",
@@ -69,7 +68,7 @@ async def read_agenda(request: Request) -> Response:
 async def add_item(request: Request) -> Response:
     data = await json_body(request, agenda_edit.ItemIn)
     answer = await meeting_action(
-        request, _mid(request), EDIT, "agenda.add", agenda_edit.add_item, data
+        request, _mid(request), EDITORS, "agenda.add", agenda_edit.add_item, data
     )
     return JSONResponse(answer, status_code=201)
 
@@ -77,7 +76,7 @@ async def add_item(request: Request) -> Response:
 @endpoint(
     "PATCH",
     ITEM,
-    roles=EDIT,
+    roles=EDITORS,
     body=agenda_edit.ItemPatch,
     summary="Change an item's title, presenter, description, planned minutes, confidential "
     "flag or planned vote (only the fields given).",
@@ -86,7 +85,8 @@ async def add_item(request: Request) -> Response:
 async def update_item(request: Request) -> Response:
     data = await json_body(request, agenda_edit.ItemPatch)
     answer = await meeting_action(
-        request, _mid(request), EDIT, "agenda.update", agenda_edit.update_item, _iid(request), data
+        request, _mid(request), EDITORS, "agenda.update", agenda_edit.update_item, _iid(request),
+        data,
     )
     return JSONResponse(answer)
 
@@ -94,7 +94,7 @@ async def update_item(request: Request) -> Response:
 @endpoint(
     "POST",
     ITEM + "/move",
-    roles=EDIT,
+    roles=EDITORS,
     body=agenda_edit.ItemMove,
     summary="Move an item with its sub-items: to `position` under `parent_id` (null: top "
     "level). At most two levels; numbering is kept consistent.",
@@ -103,7 +103,7 @@ async def update_item(request: Request) -> Response:
 async def move_item(request: Request) -> Response:
     data = await json_body(request, agenda_edit.ItemMove)
     answer = await meeting_action(
-        request, _mid(request), EDIT, "agenda.move", agenda_edit.move_item, _iid(request), data
+        request, _mid(request), EDITORS, "agenda.move", agenda_edit.move_item, _iid(request), data
     )
     return JSONResponse(answer)
 
@@ -111,7 +111,7 @@ async def move_item(request: Request) -> Response:
 @endpoint(
     "DELETE",
     ITEM,
-    roles=EDIT,
+    roles=EDITORS,
     summary="Remove an item and its sub-items (documents stay in the meeting); the items "
     "after it move up.",
     errors=(
@@ -124,7 +124,7 @@ async def move_item(request: Request) -> Response:
 )
 async def remove_item(request: Request) -> Response:
     answer = await meeting_action(
-        request, _mid(request), EDIT, "agenda.remove", agenda_edit.remove_item, _iid(request)
+        request, _mid(request), EDITORS, "agenda.remove", agenda_edit.remove_item, _iid(request)
     )
     return JSONResponse(answer)
 
@@ -132,7 +132,7 @@ async def remove_item(request: Request) -> Response:
 @endpoint(
     "POST",
     D,
-    roles=EDIT,
+    roles=EDITORS,
     body=agenda_edit.DocumentLink,
     summary="Attach a document of the meeting to the item at `position` (default last).",
     errors=(
@@ -148,7 +148,7 @@ async def attach_document(request: Request) -> Response:
     answer = await meeting_action(
         request,
         _mid(request),
-        EDIT,
+        EDITORS,
         "agenda.attach",
         agenda_edit.attach_document,
         _iid(request),
@@ -160,7 +160,7 @@ async def attach_document(request: Request) -> Response:
 @endpoint(
     "PUT",
     D,
-    roles=EDIT,
+    roles=EDITORS,
     body=agenda_edit.DocumentOrder,
     summary="Reorder the item's documents: `document_ids` lists each of them once.",
     errors=(*EDIT_ERRORS, "agenda_item_not_found", "invalid_document_order"),
@@ -170,7 +170,7 @@ async def reorder_documents(request: Request) -> Response:
     answer = await meeting_action(
         request,
         _mid(request),
-        EDIT,
+        EDITORS,
         "agenda.reorder_documents",
         agenda_edit.reorder_documents,
         _iid(request),
@@ -182,7 +182,7 @@ async def reorder_documents(request: Request) -> Response:
 @endpoint(
     "DELETE",
     D + "/{document_id:int}",
-    roles=EDIT,
+    roles=EDITORS,
     summary="Take a document off the item (it stays in the meeting).",
     errors=(
         "forbidden_role",
@@ -196,7 +196,7 @@ async def detach_document(request: Request) -> Response:
     answer = await meeting_action(
         request,
         _mid(request),
-        EDIT,
+        EDITORS,
         "agenda.detach",
         agenda_edit.detach_document,
         _iid(request),

@@ -16,19 +16,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ecabinet.errors import Unavailable
+from ecabinet.core.errors import Unavailable
 from ecabinet.pdf.annotate import Report, annotated_document, annotated_pack
 from ecabinet.pdf.errors import PdfError
 from ecabinet.pdf.isolation import run_isolated
 from ecabinet.protocol import endpoint
-from ecabinet.services import annotation_export, audit
+from ecabinet.protocol.roles import MEETING_READERS
+from ecabinet.services import audit
 from ecabinet.services.accounts import SessionInfo
+from ecabinet.services.annotations import export as annotation_export
 from ecabinet.services.annotations import readable
 from ecabinet.services.documents import PDF_MEDIA_TYPE, load_document
 from ecabinet.storage.blobs import BlobStore
 from ecabinet.web.common import require_user, runtime
 
-READ_ROLES: Final = {"participant", "admin"}
 EXPORTS_AT_ONCE: Final = 2
 EXPORT_TIMEOUT: Final = 300.0
 _exports = threading.BoundedSemaphore(EXPORTS_AT_ONCE)
@@ -86,7 +87,7 @@ def _document_annotations(session: Session, user: SessionInfo, document_id: int
 @endpoint(
     "GET",
     "/api/documents/{document_id:int}/annotations",
-    roles=READ_ROLES,
+    roles=MEETING_READERS,
     summary="The annotations of a document the caller may read: their own (any visibility), "
     "shared ones, and for the chair and secretaries the staff ones. Same items as the "
     "`annotations` snapshot part.",
@@ -103,7 +104,7 @@ async def document_annotations(request: Request) -> Response:
 @endpoint(
     "GET",
     "/api/documents/{document_id:int}/annotated.pdf",
-    roles=READ_ROLES,
+    roles=MEETING_READERS,
     summary="Download the document with the caller's annotations written in as PDF annotations "
     "(Ink, Highlight, Text notes, FreeText) that any PDF reader shows; annotations kept from a "
     "previous version are listed on a last page." + _SHARED_HELP + " Confidential documents "
@@ -129,7 +130,7 @@ async def export_document(request: Request) -> Response:
 @endpoint(
     "GET",
     "/api/meetings/{meeting_id:int}/annotated.pdf",
-    roles=READ_ROLES,
+    roles=MEETING_READERS,
     summary="Download the whole pack (current versions, in agenda order) as one PDF with the "
     "caller's annotations, a first page listing the documents and a bookmark for each."
     + _SHARED_HELP + " Confidential documents are left out and listed as such (observers do "

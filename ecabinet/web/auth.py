@@ -10,14 +10,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ecabinet.errors import EcabinetError, RateLimited, Unauthenticated
-from ecabinet.logs import get_logger
+from ecabinet.core.errors import EcabinetError, RateLimited, Unauthenticated
+from ecabinet.core.logs import get_logger
+from ecabinet.core.validation import validate
 from ecabinet.protocol import endpoint
+from ecabinet.protocol.roles import ANYONE, SIGNED_IN
 from ecabinet.realtime.server import drop_sessions
 from ecabinet.runtime import Runtime
 from ecabinet.services import accounts, audit
 from ecabinet.storage.models import User
-from ecabinet.validation import validate
 from ecabinet.web.common import (
     SESSION_COOKIE,
     json_body,
@@ -131,7 +132,7 @@ def safe_next(target: str | None) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-@endpoint("GET", "/signin", roles={"anonymous"}, summary="The sign-in page (HTML).")
+@endpoint("GET", "/signin", roles=ANYONE, summary="The sign-in page (HTML).")
 async def signin_page(request: Request) -> Response:
     rt = runtime(request)
     token = csrf_token(request)
@@ -155,7 +156,7 @@ async def signin_page(request: Request) -> Response:
 @endpoint(
     "POST",
     "/signin",
-    roles={"anonymous"},
+    roles=ANYONE,
     summary="Sign in from the HTML form (CSRF token required); sets the session cookie.",
     errors=("csrf_failed", "bad_credentials", "signin_rate_limited"),
 )
@@ -189,7 +190,10 @@ async def signin_form(request: Request) -> Response:
 
 
 @endpoint(
-    "POST", "/signout", roles={"user"}, summary="Sign out from the HTML form (CSRF token required)."
+    "POST",
+    "/signout",
+    roles=SIGNED_IN,
+    summary="Sign out from the HTML form (CSRF token required).",
 )
 async def signout_form(request: Request) -> Response:
     rt = runtime(request)
@@ -206,7 +210,7 @@ async def signout_form(request: Request) -> Response:
 @endpoint(
     "POST",
     "/api/auth/signin",
-    roles={"anonymous"},
+    roles=ANYONE,
     summary=(
         "Sign in; answers `{token, user}`. Failed attempts are rate-limited per account "
         "and address."
@@ -221,7 +225,7 @@ async def api_signin(request: Request) -> Response:
     return JSONResponse({"token": token, "user": user_json(user)})
 
 
-@endpoint("POST", "/api/auth/signout", roles={"user"}, summary="End this session.")
+@endpoint("POST", "/api/auth/signout", roles=SIGNED_IN, summary="End this session.")
 async def api_signout(request: Request) -> Response:
     rt = runtime(request)
     await require_user(request)
@@ -236,7 +240,7 @@ async def api_signout(request: Request) -> Response:
 @endpoint(
     "POST",
     "/api/auth/signout-all",
-    roles={"user"},
+    roles=SIGNED_IN,
     summary="End every session of the caller and drop their live sockets (a lost tablet).",
 )
 async def api_signout_all(request: Request) -> Response:
@@ -262,7 +266,7 @@ async def api_signout_all(request: Request) -> Response:
     return response
 
 
-@endpoint("GET", "/api/me", roles={"user"}, summary="The signed-in user.")
+@endpoint("GET", "/api/me", roles=SIGNED_IN, summary="The signed-in user.")
 async def api_me(request: Request) -> Response:
     me = await require_user(request)
     return JSONResponse({"user": user_json(me)})

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ecabinet.protocol import endpoint
+from ecabinet.protocol.roles import ADMINS, SIGNED_IN
 from ecabinet.services import bodies
 from ecabinet.web.common import json_body, require_user, runtime
 
@@ -16,7 +17,7 @@ ADMIN_ERRORS = ("admin_required", "invalid_payload", "json_required")
 @endpoint(
     "GET",
     "/api/bodies",
-    roles={"user"},
+    roles=SIGNED_IN,
     summary="Bodies: admins see all, other users those they belong to.",
 )
 async def list_bodies(request: Request) -> Response:
@@ -28,7 +29,7 @@ async def list_bodies(request: Request) -> Response:
 @endpoint(
     "POST",
     "/api/bodies",
-    roles={"admin"},
+    roles=ADMINS,
     body=bodies.BodyIn,
     summary="Create a body with its rules of procedure (quorum fraction and strictness, "
     "default majority).",
@@ -44,7 +45,7 @@ async def create_body(request: Request) -> Response:
 @endpoint(
     "GET",
     "/api/bodies/{body_id:int}",
-    roles={"admin", "user"},
+    roles=SIGNED_IN,
     summary="A body with its members and rules (admins and the body's members).",
     errors=("body_not_found",),
 )
@@ -57,7 +58,7 @@ async def read_body(request: Request) -> Response:
 @endpoint(
     "PATCH",
     "/api/bodies/{body_id:int}",
-    roles={"admin"},
+    roles=ADMINS,
     body=bodies.BodyPatch,
     summary="Change a body's name, description or rules of procedure.",
     errors=(*ADMIN_ERRORS, "body_not_found", "body_name_taken"),
@@ -74,7 +75,7 @@ async def update_body(request: Request) -> Response:
 @endpoint(
     "POST",
     "/api/bodies/{body_id:int}/members",
-    roles={"admin"},
+    roles=ADMINS,
     body=bodies.MemberIn,
     summary="Add a member (role `member` or `secretary`, with a title); for a member already "
     "there, change the title and role.",
@@ -92,7 +93,7 @@ async def add_member(request: Request) -> Response:
 @endpoint(
     "DELETE",
     "/api/bodies/{body_id:int}/members/{username}",
-    roles={"admin"},
+    roles=ADMINS,
     summary="Remove a member from a body.",
     errors=("admin_required", "body_not_found", "member_not_found"),
 )

@@ -9,11 +9,11 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from ecabinet.errors import EcabinetError, InvalidInput, RateLimited, TooLarge, Unauthenticated
-from ecabinet.logs import get_logger
+from ecabinet.core.errors import EcabinetError, InvalidInput, RateLimited, TooLarge, Unauthenticated
+from ecabinet.core.logs import get_logger
+from ecabinet.core.validation import validate
 from ecabinet.runtime import Runtime
 from ecabinet.services import accounts
-from ecabinet.validation import validate
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)

@@ -26,27 +26,29 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ecabinet.errors import EcabinetError, Forbidden, NotFound, Unavailable
-from ecabinet.logs import get_logger
+from ecabinet.core.errors import EcabinetError, Forbidden, NotFound, Unavailable
+from ecabinet.core.logs import get_logger
+from ecabinet.core.validation import validate
 from ecabinet.pdf.errors import PdfError
 from ecabinet.pdf.isolation import outline_isolated, run_isolated
 from ecabinet.pdf.render import RENDITIONS, Rendition
 from ecabinet.pdf.watermark import watermark_image
 from ecabinet.protocol import Schema, endpoint
-from ecabinet.services import audit, books, documents
+from ecabinet.protocol.roles import EDITORS, MEETING_READERS
+from ecabinet.rendering.cache import RenditionCache
+from ecabinet.services import audit, documents
 from ecabinet.services.accounts import SessionInfo
-from ecabinet.services.context import CommandContext, load_actor, require_roles
 from ecabinet.services.documents import (
     UPLOAD_ERRORS,
-    UPLOAD_ROLES,
     DocumentAccess,
     DocumentInfo,
     PreparedFile,
+    books,
 )
-from ecabinet.services.rendering import RenderService
+from ecabinet.services.documents.rendering import RenderService
+from ecabinet.services.kernel.context import CommandContext, load_actor, require_roles
 from ecabinet.storage.blobs import BlobStore, write_atomically
 from ecabinet.storage.models import Document
-from ecabinet.validation import validate
 from ecabinet.web.actions import meeting_action
 from ecabinet.web.common import require_user, runtime
 from ecabinet.web.uploads import receive_upload, spooled
@@ -59,7 +61,6 @@ RETRY_AFTER: Final = "1"
 IMMUTABLE: Final = "public, max-age=31536000, immutable"
 WATERMARKED: Final = "private, max-age=60"
 SIZES: Final[dict[str, Rendition]] = {r.name: r for r in RENDITIONS}
-READ_ROLES: Final = {"participant", "admin"}
 DOC_ERRORS: Final = ("document_not_found",)
 
 
@@ -100,6 +101,10 @@ def _store(request: Request) -> BlobStore:
     return BlobStore(runtime(request).settings.data_dir)
 
 
+def _cache(request: Request) -> RenditionCache:
+    return RenditionCache(_store(request))
+
+
 def _int(request: Request, name: str) -> int:
     return int(request.path_params[name])
 
@@ -109,7 +114,7 @@ def _int(request: Request, name: str) -> int:
 
 def _check_uploader(session: Any, user: SessionInfo, meeting_id: int) -> None:
     meeting, actor = load_actor(session, user, meeting_id)
-    require_roles(actor, UPLOAD_ROLES, "document.upload")
+    require_roles(actor, EDITORS, "document.upload")
     documents._check_editable(meeting)
 
 
@@ -148,7 +153,7 @@ def _info(session: Any, doc: Document) -> DocumentInfo:
 @endpoint(
     "POST",
     "/api/meetings/{meeting_id:int}/documents",
-    roles=set(UPLOAD_ROLES),
+    roles=EDITORS,
     summary="Upload a document (multipart: `file`, and optional `title`, `confidential`, "
     "`item_id`, `password`). PDF, or Word/Excel/PowerPoint/OpenDocument converted by "
     "LibreOffice; checked and sanitised, stored once by content. Answers 201 at once with the "
@@ -164,7 +169,7 @@ async def upload_document(request: Request) -> Response:
     meeting_id = _int(request, "meeting_id")
     prepared, form = await _receive(request, meeting_id, UploadForm)
     info = await meeting_action(
-        request, meeting_id, set(UPLOAD_ROLES), "document.upload", _attach, prepared, form
+        request, meeting_id, EDITORS, "document.upload", _attach, prepared, form
     )
     await _renders(request).submit(prepared.sha256)
     return JSONResponse(
@@ -187,7 +192,7 @@ def _document_meeting(session: Any, user: SessionInfo, document_id: int) -> int:
 @endpoint(
     "POST",
     "/api/documents/{document_id:int}/versions",
-    roles=set(UPLOAD_ROLES),
+    roles=EDITORS,
     summary="Upload a new version of a document (multipart: `file`, optional `password`); the "
     "old version is marked replaced and the new one takes its place in the agenda.",
     errors=(
@@ -203,7 +208,7 @@ async def upload_version(request: Request) -> Response:
     meeting_id = await rt.db.read(_document_meeting, user, document_id)
     prepared, _form = await _receive(request, meeting_id, VersionForm)
     info = await meeting_action(
-        request, meeting_id, set(UPLOAD_ROLES), "document.replace", _replace, document_id,
+        request, meeting_id, EDITORS, "document.replace", _replace, document_id,
         prepared,
     )
     await _renders(request).submit(prepared.sha256)
@@ -218,7 +223,7 @@ async def upload_version(request: Request) -> Response:
 
 def _list(session: Any, user: SessionInfo, meeting_id: int) -> list[dict[str, Any]]:
     _meeting, actor = load_actor(session, user, meeting_id)
-    require_roles(actor, frozenset(READ_ROLES), "document.list")
+    require_roles(actor, MEETING_READERS, "document.list")
     return [d.model_dump(mode="json") for d in documents.meeting_documents(
         session, meeting_id, actor)]
 
@@ -226,7 +231,7 @@ def _list(session: Any, user: SessionInfo, meeting_id: int) -> list[dict[str, An
 @endpoint(
     "GET",
     "/api/meetings/{meeting_id:int}/documents",
-    roles=READ_ROLES,
+    roles=MEETING_READERS,
     summary="The meeting's current documents the caller may see (observers: no confidential "
     "ones), with rendering status.",
     errors=("meeting_not_found",),
@@ -254,7 +259,7 @@ def _access_with_info(session: Any, user: SessionInfo, document_id: int) -> tupl
 @endpoint(
     "GET",
     "/api/documents/{document_id:int}",
-    roles=READ_ROLES,
+    roles=MEETING_READERS,
     summary="A document's status and layout: page count, page sizes in points, pages ready, "
     "the rendition sizes and the page image URL pattern.",
     errors=DOC_ERRORS,
@@ -266,7 +271,7 @@ async def document_status(request: Request) -> Response:
     blob = access.blob
     data = info.model_dump(mode="json")
     if blob.status in ("pending", "rendering"):
-        data["pages_ready"] = await asyncio.to_thread(_store(request).pages_rendered, blob.sha256)
+        data["pages_ready"] = await asyncio.to_thread(_cache(request).pages_rendered, blob.sha256)
     data["page_sizes"] = blob.page_sizes or []
     data["renditions"] = {
         r.name: {"width": r.width, "media_type": r.mime} for r in RENDITIONS
@@ -312,9 +317,9 @@ async def _ensure_page(request: Request, access: DocumentAccess, page: int) -> R
     Returns None when it is there, or the 503 answer (with Retry-After) when it takes longer
     than ``PAGE_WAIT`` seconds; raises ``PageFailed`` when it cannot be rendered.
     """
-    store = _store(request)
+    cache = _cache(request)
     blob = access.blob
-    if await asyncio.to_thread(store.text_path(blob.sha256, page - 1).is_file):
+    if await asyncio.to_thread(cache.text_path(blob.sha256, page - 1).is_file):
         if blob.status in ("pending", "rendering"):
             # The reader is here: the next page goes next.
             await _renders(request).prioritise(blob.sha256, page - 1)
@@ -378,7 +383,7 @@ def _stamp_lines(access: DocumentAccess, timezone: str) -> tuple[list[str], str]
 @endpoint(
     "GET",
     "/api/documents/{document_id:int}/pages/{page:int}/{size}",
-    roles=READ_ROLES,
+    roles=MEETING_READERS,
     summary="A page image (`page` from 1; `size` tablet ~1280 px, zoom ~2560 px or thumb "
     "~200 px wide; JPEG). Strong ETag and immutable caching; a page not rendered yet is "
     "rendered first in line (503 `page_not_ready` with Retry-After if it takes long). "
@@ -406,7 +411,7 @@ async def page_image(request: Request) -> Response:
     waited = await _ensure_page(request, access, page)
     if waited is not None:
         return waited
-    path = _store(request).rendition_path(sha, page - 1, rendition)
+    path = _cache(request).rendition_path(sha, page - 1, rendition)
     data = await asyncio.to_thread(path.read_bytes)
     if confidential:
         lines, minute = _stamp_lines(access, rt.settings.timezone)
@@ -425,7 +430,7 @@ async def page_image(request: Request) -> Response:
 @endpoint(
     "GET",
     "/api/documents/{document_id:int}/pages/{page:int}/text",
-    roles=READ_ROLES,
+    roles=MEETING_READERS,
     summary="A page's words with their boxes, in points from the page's top left as displayed: "
     "`{width, height, words: [[x0, y0, x1, y1, word], ...]}`. Not for confidential documents "
     "(they are served only as watermarked images).",
@@ -449,7 +454,7 @@ async def page_text(request: Request) -> Response:
     waited = await _ensure_page(request, access, page)
     if waited is not None:
         return waited
-    data = await asyncio.to_thread(_store(request).text_path(sha, page - 1).read_bytes)
+    data = await asyncio.to_thread(_cache(request).text_path(sha, page - 1).read_bytes)
     return Response(data, media_type="application/json", headers=headers)
 
 
@@ -468,7 +473,7 @@ def _outline(store: BlobStore, sha256: str) -> bytes:
 @endpoint(
     "GET",
     "/api/documents/{document_id:int}/outline",
-    roles=READ_ROLES,
+    roles=MEETING_READERS,
     summary="The document's bookmarks: `{outline: [{level, title, page}]}` (`page` from 1, "
     "null when the bookmark points outside the document).",
     errors=DOC_ERRORS,
@@ -496,7 +501,7 @@ def _download_name(filename: str) -> str:
 @endpoint(
     "GET",
     "/api/documents/{document_id:int}/file",
-    roles=READ_ROLES,
+    roles=MEETING_READERS,
     summary="Download the document as served (the sanitised PDF). Refused for confidential "
     "documents (`confidential_no_download`).",
     errors=("document_not_found", "confidential_no_download"),
@@ -528,7 +533,7 @@ async def download(request: Request) -> Response:
 @endpoint(
     "GET",
     "/api/meetings/{meeting_id:int}/book.pdf",
-    roles=READ_ROLES,
+    roles=MEETING_READERS,
     summary="The meeting pack book: cover, agenda with links, bookmarks, a running stamp on each "
     "page. Confidential documents are never in it: a placeholder page for members, left out "
     "for observers. Built once per pack contents.",

@@ -11,10 +11,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ecabinet.protocol import endpoint
+from ecabinet.protocol.roles import ANYONE
 from ecabinet.web.common import runtime
 
 
-@endpoint("GET", "/healthz", roles={"anonymous"}, summary="Liveness: the process answers.")
+@endpoint("GET", "/healthz", roles=ANYONE, summary="Liveness: the process answers.")
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -22,7 +23,7 @@ async def healthz(request: Request) -> Response:
 @endpoint(
     "GET",
     "/readyz",
-    roles={"anonymous"},
+    roles=ANYONE,
     summary="Readiness: the database and, when configured, Redis answer (503 otherwise).",
 )
 async def readyz(request: Request) -> Response:
@@ -56,7 +57,7 @@ async def readyz(request: Request) -> Response:
 @endpoint(
     "GET",
     "/metrics",
-    roles={"anonymous"},
+    roles=ANYONE,
     summary="Prometheus metrics (connected clients, events sent, render queue depth, sign-ins).",
 )
 async def metrics(request: Request) -> Response:

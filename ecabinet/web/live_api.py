@@ -7,7 +7,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ecabinet.protocol import endpoint
-from ecabinet.services import presenting
+from ecabinet.protocol.roles import MEETING_READERS
+from ecabinet.services.room import presenting
 from ecabinet.web.prep_common import meeting_read
 
 PRESENTING = "/api/meetings/{meeting_id:int}/presenting"
@@ -16,7 +17,7 @@ PRESENTING = "/api/meetings/{meeting_id:int}/presenting"
 @endpoint(
     "GET",
     PRESENTING,
-    roles={"participant", "admin"},
+    roles=MEETING_READERS,
     summary="What is presented now: the payload of `present.changed` (document, 0-based page, "
     "presenter), redacted for observers when the document is confidential.",
     errors=("meeting_not_found",),
@@ -24,7 +25,7 @@ PRESENTING = "/api/meetings/{meeting_id:int}/presenting"
 async def presenting_now(request: Request) -> Response:
     meeting_id: int = request.path_params["meeting_id"]
     answer = await meeting_read(
-        request, meeting_id, {"participant", "admin"}, "present.read", presenting.current
+        request, meeting_id, MEETING_READERS, "present.read", presenting.current
     )
     return JSONResponse(answer)
 

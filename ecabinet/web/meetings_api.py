@@ -12,16 +12,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ecabinet.protocol import endpoint
-from ecabinet.services import ics, meetings_admin, participants
-from ecabinet.services.context import Actor
-from ecabinet.services.editing import EDIT_ROLES, STAFF_READ_ROLES
+from ecabinet.protocol.roles import EDITORS, MEETING_READERS, SIGNED_IN, STAFF
+from ecabinet.services.kernel.context import Actor
+from ecabinet.services.meetings import admin as meetings_admin
+from ecabinet.services.meetings import ics, participants
 from ecabinet.storage.models import Meeting
 from ecabinet.web.actions import meeting_action
 from ecabinet.web.common import json_body, require_user, runtime
 from ecabinet.web.prep_common import bool_param, int_param, meeting_read
 
-EDIT = set(EDIT_ROLES)
-READ = {"participant", "admin"}
 M = "/api/meetings/{meeting_id:int}"
 P = M + "/participants/{participant_id:int}"
 EDIT_ERRORS = ("forbidden_role", "meeting_archived", "invalid_payload", "json_required")
@@ -40,7 +39,7 @@ def _pid(request: Request) -> int:
 @endpoint(
     "POST",
     "/api/meetings",
-    roles={"admin", "user"},
+    roles=SIGNED_IN,
     body=meetings_admin.MeetingIn,
     summary="Create a draft meeting. Admins: for any body or none. A body's secretary: for "
     "that body, and becomes the meeting's secretary. `invite_members` adds the body's members.",
@@ -56,13 +55,13 @@ async def create_meeting(request: Request) -> Response:
 @endpoint(
     "GET",
     M,
-    roles=READ,
+    roles=MEETING_READERS,
     summary="The meeting as the caller may see it: details, participants, agenda with "
     "documents in order, documents (observers: confidential content left out).",
 )
 async def read_meeting(request: Request) -> Response:
     detail = await meeting_read(
-        request, _mid(request), READ, "meeting.read", meetings_admin.meeting_detail
+        request, _mid(request), MEETING_READERS, "meeting.read", meetings_admin.meeting_detail
     )
     return JSONResponse(detail)
 
@@ -70,7 +69,7 @@ async def read_meeting(request: Request) -> Response:
 @endpoint(
     "PATCH",
     M,
-    roles=EDIT,
+    roles=EDITORS,
     body=meetings_admin.MeetingPatch,
     summary="Change title, body, description, place, start or end (only the fields given). "
     "After publication: a new pack version and `meeting.updated`.",
@@ -79,7 +78,7 @@ async def read_meeting(request: Request) -> Response:
 async def update_meeting(request: Request) -> Response:
     data = await json_body(request, meetings_admin.MeetingPatch)
     answer = await meeting_action(
-        request, _mid(request), EDIT, "meeting.update", meetings_admin.update_meeting, data
+        request, _mid(request), EDITORS, "meeting.update", meetings_admin.update_meeting, data
     )
     return JSONResponse(answer)
 
@@ -87,7 +86,7 @@ async def update_meeting(request: Request) -> Response:
 @endpoint(
     "POST",
     M + "/status",
-    roles={"secretary", "admin", "chair"},
+    roles=STAFF,
     body=meetings_admin.StatusIn,
     summary="Move the meeting through draft → published → in_session → closed → archived "
     "(allowed transitions only; publishing needs a chair and takes the next pack version). "
@@ -99,7 +98,7 @@ async def set_status(request: Request) -> Response:
     answer = await meeting_action(
         request,
         _mid(request),
-        {"secretary", "admin", "chair"},
+        STAFF,
         "meeting.status",
         meetings_admin.set_status,
         data,
@@ -114,7 +113,7 @@ def _changes(session: Session, actor: Actor, meeting: Meeting, since: int) -> di
 @endpoint(
     "GET",
     M + "/changes",
-    roles=set(STAFF_READ_ROLES),
+    roles=STAFF,
     summary="What changed in the pack after version `?since=N` (default 1, the published "
     "pack), version by version, from the event log.",
     errors=("forbidden_role", "unknown_pack_version", "invalid_payload"),
@@ -122,7 +121,7 @@ def _changes(session: Session, actor: Actor, meeting: Meeting, since: int) -> di
 async def changes(request: Request) -> Response:
     since = int_param(request, "since", 1)
     answer = await meeting_read(
-        request, _mid(request), STAFF_READ_ROLES, "meeting.changes", _changes, since
+        request, _mid(request), STAFF, "meeting.changes", _changes, since
     )
     return JSONResponse(answer)
 
@@ -136,10 +135,10 @@ def _list_participants(session: Session, actor: Actor, meeting: Meeting) -> dict
     return {"participants": [p.model_dump() for p in people]}
 
 
-@endpoint("GET", M + "/participants", roles=READ, summary="The meeting's participants.")
+@endpoint("GET", M + "/participants", roles=MEETING_READERS, summary="The meeting's participants.")
 async def list_participants(request: Request) -> Response:
     answer = await meeting_read(
-        request, _mid(request), READ, "participants.list", _list_participants
+        request, _mid(request), MEETING_READERS, "participants.list", _list_participants
     )
     return JSONResponse(answer)
 
@@ -147,7 +146,7 @@ async def list_participants(request: Request) -> Response:
 @endpoint(
     "POST",
     M + "/participants",
-    roles=EDIT,
+    roles=EDITORS,
     body=participants.ParticipantIn,
     summary="Add a user with a role, voting right (default: chairs and delegates vote) and "
     "weight; emits `participants.changed`.",
@@ -156,7 +155,7 @@ async def list_participants(request: Request) -> Response:
 async def add_participant(request: Request) -> Response:
     data = await json_body(request, participants.ParticipantIn)
     answer = await meeting_action(
-        request, _mid(request), EDIT, "participants.add", participants.add_participant, data
+        request, _mid(request), EDITORS, "participants.add", participants.add_participant, data
     )
     return JSONResponse(answer, status_code=201)
 
@@ -164,7 +163,7 @@ async def add_participant(request: Request) -> Response:
 @endpoint(
     "PATCH",
     P,
-    roles=EDIT,
+    roles=EDITORS,
     body=participants.ParticipantPatch,
     summary="Change a participant's role, voting right or weight.",
     errors=(
@@ -180,7 +179,7 @@ async def update_participant(request: Request) -> Response:
     answer = await meeting_action(
         request,
         _mid(request),
-        EDIT,
+        EDITORS,
         "participants.update",
         participants.update_participant,
         _pid(request),
@@ -192,7 +191,7 @@ async def update_participant(request: Request) -> Response:
 @endpoint(
     "DELETE",
     P,
-    roles=EDIT,
+    roles=EDITORS,
     summary="Remove a participant (refused for the last chair of a published meeting, with a "
     "proxy in place, or once they attended, spoke or voted).",
     errors=(
@@ -208,7 +207,7 @@ async def remove_participant(request: Request) -> Response:
     answer = await meeting_action(
         request,
         _mid(request),
-        EDIT,
+        EDITORS,
         "participants.remove",
         participants.remove_participant,
         _pid(request),
@@ -219,7 +218,7 @@ async def remove_participant(request: Request) -> Response:
 @endpoint(
     "PUT",
     P + "/proxy",
-    roles=EDIT,
+    roles=EDITORS,
     body=participants.ProxyIn,
     summary="Let `holder_id` (a participant with a voting right) carry this participant's vote. "
     "No self-proxy, no chains.",
@@ -230,7 +229,7 @@ async def set_proxy(request: Request) -> Response:
     answer = await meeting_action(
         request,
         _mid(request),
-        EDIT,
+        EDITORS,
         "participants.proxy",
         participants.set_proxy,
         _pid(request),
@@ -242,7 +241,7 @@ async def set_proxy(request: Request) -> Response:
 @endpoint(
     "DELETE",
     P + "/proxy",
-    roles=EDIT,
+    roles=EDITORS,
     summary="Remove this participant's proxy.",
     errors=("forbidden_role", "meeting_archived", "participant_not_found", "no_proxy"),
 )
@@ -250,7 +249,7 @@ async def clear_proxy(request: Request) -> Response:
     answer = await meeting_action(
         request,
         _mid(request),
-        EDIT,
+        EDITORS,
         "participants.proxy",
         participants.clear_proxy,
         _pid(request),
@@ -264,7 +263,7 @@ async def clear_proxy(request: Request) -> Response:
 @endpoint(
     "GET",
     M + "/invite.ics",
-    roles=READ,
+    roles=MEETING_READERS,
     summary="Calendar invitation (iCalendar, RFC 5545) for the caller. Staff and admins may "
     "ask for `?participant=ID` or `?all=true` (every participant as an attendee).",
     errors=("meeting_not_scheduled", "participant_not_found", "invalid_payload"),
@@ -279,7 +278,9 @@ async def invitation(request: Request) -> Response:
             session, actor, meeting, participant_id=participant_id, everyone=everyone, host=host
         )
 
-    text, filename = await meeting_read(request, _mid(request), READ, "meeting.invite", build)
+    text, filename = await meeting_read(
+        request, _mid(request), MEETING_READERS, "meeting.invite", build
+    )
     return Response(
         text.encode("utf-8"),
         media_type="text/calendar; charset=utf-8; method=REQUEST",

@@ -13,12 +13,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ecabinet.errors import Forbidden
+from ecabinet.core.errors import Forbidden
 from ecabinet.protocol import endpoint
-from ecabinet.services import audit, pack_io
+from ecabinet.protocol.roles import EDITORS, STAFF
+from ecabinet.services import audit
 from ecabinet.services.accounts import SessionInfo
-from ecabinet.services.context import Actor
-from ecabinet.services.editing import STAFF_READ_ROLES
+from ecabinet.services.kernel.context import Actor
+from ecabinet.services.packs import transfer as pack_io
 from ecabinet.storage.blobs import BlobStore
 from ecabinet.storage.models import BodyMember, Meeting
 from ecabinet.web.common import require_user, runtime
@@ -44,7 +45,7 @@ def _may_import_some(session: Session, me: SessionInfo) -> None:
 @endpoint(
     "POST",
     "/api/packs",
-    roles={"admin", "secretary"},
+    roles=EDITORS,
     summary="Import a meeting pack: a zip (`meeting.yaml` and its files) sent as the "
     "multipart field `file` (size limit: ECABINET_MAX_UPLOAD_MB). Admins import any pack, a "
     "body's secretary packs of that body. `?publish=true` publishes it at once. All or "
@@ -81,7 +82,7 @@ async def import_pack(request: Request) -> Response:
 @endpoint(
     "GET",
     "/api/meetings/{meeting_id:int}/pack.zip",
-    roles=set(STAFF_READ_ROLES),
+    roles=STAFF,
     summary="Export the meeting as a pack zip (`meeting.yaml` and the stored PDFs); importing "
     "it gives the same meeting. Secretaries, the chair and admins.",
     errors=("forbidden_role",),
@@ -93,7 +94,7 @@ async def export_pack(request: Request) -> Response:
     def build(session: Session, actor: Actor, meeting: Meeting) -> pack_io.ExportedPack:
         return pack_io.export_pack(session, meeting_id, rt.settings)
 
-    exported = await meeting_read(request, meeting_id, STAFF_READ_ROLES, "pack.export", build)
+    exported = await meeting_read(request, meeting_id, STAFF, "pack.export", build)
     me = await require_user(request)
     await rt.db.write(
         audit.record, audit.EXPORT, actor_id=me.user_id, subject=f"meeting:{meeting_id}",

@@ -17,11 +17,18 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ecabinet import i18n
-from ecabinet.errors import Forbidden
+from ecabinet.core import i18n
+from ecabinet.core.errors import Forbidden
 from ecabinet.protocol import endpoint
+from ecabinet.protocol.roles import (
+    ANYONE,
+    CHAIR_AND_SECRETARY,
+    MEETING_READERS,
+    SIGNED_IN,
+    STAFF,
+)
 from ecabinet.services.accounts import SessionInfo
-from ecabinet.services.context import Actor, load_actor
+from ecabinet.services.kernel.context import Actor, load_actor
 from ecabinet.services.meetings import list_my_meetings
 from ecabinet.storage.models import Meeting, User
 from ecabinet.web.auth import safe_next
@@ -29,7 +36,6 @@ from ecabinet.web.common import optional_user, require_user, runtime
 from ecabinet.web.security import CSRF_COOKIE, CSRF_FIELD, check_csrf, csrf_token
 
 LANG_COOKIE_DAYS = 365
-CHAIR_CONSOLE_ROLES = frozenset({"chair", "secretary"})
 
 
 def render(
@@ -75,7 +81,7 @@ def _user_json(me: SessionInfo) -> dict[str, Any]:
 @endpoint(
     "GET",
     "/",
-    roles={"anonymous"},
+    roles=ANYONE,
     summary='"My meetings" page (HTML): in session, upcoming and past; anonymous callers are '
     "sent to /signin.",
 )
@@ -104,7 +110,7 @@ async def home(request: Request) -> Response:
 @endpoint(
     "POST",
     "/locale",
-    roles={"anonymous"},
+    roles=ANYONE,
     summary="Switch the pages' language (form field `locale`: vi or en; CSRF token required); "
     "remembered in a cookie and, when signed in, in the account's setting.",
     errors=("csrf_failed",),
@@ -148,7 +154,7 @@ async def _room_page(request: Request, face: str) -> Response:
 
     meeting, actor = await rt.db.read(read)
     role = actor.role.value if actor.role else None
-    if face == "chair" and not (role in CHAIR_CONSOLE_ROLES or actor.is_admin):
+    if face == "chair" and not (role in CHAIR_AND_SECRETARY or actor.is_admin):
         raise Forbidden(
             "Chỉ chủ tọa và thư ký mở được bàn điều khiển (only the chair and secretaries).",
             code="forbidden_role",
@@ -173,7 +179,7 @@ async def _room_page(request: Request, face: str) -> Response:
 @endpoint(
     "GET",
     "/meetings/{meeting_id:int}",
-    roles={"participant", "admin"},
+    roles=MEETING_READERS,
     summary="The delegate tablet (HTML): agenda, document viewer following the presenter, "
     "annotations, voting, speaking and check-in. Not signed in: sent to /signin.",
     errors=("meeting_not_found",),
@@ -185,7 +191,7 @@ async def tablet_page(request: Request) -> Response:
 @endpoint(
     "GET",
     "/meetings/{meeting_id:int}/chair",
-    roles={"chair", "secretary", "admin"},
+    roles=STAFF,
     summary="The chair console (HTML): agenda control and timer, presenting, polls, speaker "
     "queue, attendance and quorum. Secretaries and admins see it too.",
     errors=("meeting_not_found", "forbidden_role"),
@@ -197,7 +203,7 @@ async def chair_page(request: Request) -> Response:
 @endpoint(
     "GET",
     "/manage",
-    roles={"user"},
+    roles=SIGNED_IN,
     summary="The secretary's list of meetings to prepare, with creating a meeting and "
     "importing a pack (HTML).",
 )
@@ -219,7 +225,7 @@ async def manage_page(request: Request) -> Response:
 @endpoint(
     "GET",
     "/manage/meetings/{meeting_id:int}",
-    roles={"secretary", "chair", "admin"},
+    roles=STAFF,
     summary="Prepare one meeting (HTML): details, participants, agenda (drag or move up/down), "
     "documents with upload and render progress, publish, changes since a version, export. "
     "The chair sees it read-only.",
@@ -255,7 +261,7 @@ async def manage_meeting_page(request: Request) -> Response:
 @endpoint(
     "GET",
     "/sw.js",
-    roles={"anonymous"},
+    roles=ANYONE,
     summary="The service worker (offline reading): served from the site root so that its scope "
     "covers every page.",
 )
@@ -271,7 +277,7 @@ async def service_worker(request: Request) -> Response:
 @endpoint(
     "GET",
     "/api/meetings",
-    roles={"user"},
+    roles=SIGNED_IN,
     summary="Meetings the caller takes part in (admins: all), soonest first.",
 )
 async def api_meetings(request: Request) -> Response:

@@ -9,11 +9,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ecabinet.protocol import endpoint
-from ecabinet.services import audit, poll_export
+from ecabinet.protocol.roles import MEETING_READERS
+from ecabinet.services import audit
+from ecabinet.services.voting import export as poll_export
 from ecabinet.web.common import require_user, runtime
 from ecabinet.web.prep_common import meeting_read
 
-READ = {"participant", "admin"}
 M = "/api/meetings/{meeting_id:int}/polls"
 P = M + "/{poll_id:int}"
 ERRORS = ("poll_not_found", "result_not_available")
@@ -26,21 +27,23 @@ def _ids(request: Request) -> tuple[int, int]:
 @endpoint(
     "GET",
     M,
-    roles=READ,
+    roles=MEETING_READERS,
     summary="The meeting's polls with the results the caller may read: chair, secretary and "
     "admins see drafts and results from the close on; others see polls once opened and "
     "results once published (observers: confidential items redacted).",
 )
 async def list_polls(request: Request) -> Response:
     meeting_id, _ = _ids(request)
-    answer = await meeting_read(request, meeting_id, READ, "poll.list", poll_export.list_polls)
+    answer = await meeting_read(
+        request, meeting_id, MEETING_READERS, "poll.list", poll_export.list_polls
+    )
     return JSONResponse(answer)
 
 
 @endpoint(
     "GET",
     P + "/result.json",
-    roles=READ,
+    roles=MEETING_READERS,
     summary="A poll's result as JSON (totals per option with weights, percentages, the "
     "decision and its reason, the quorum, the named list for a named poll). Chair, secretary "
     "and admins: once closed; everyone else in the meeting: once published.",
@@ -48,7 +51,7 @@ async def list_polls(request: Request) -> Response:
 )
 async def result_json(request: Request) -> Response:
     meeting_id, poll_id = _ids(request)
-    doc = await meeting_read(request, meeting_id, READ, "poll.result",
+    doc = await meeting_read(request, meeting_id, MEETING_READERS, "poll.result",
                              poll_export.result_document, poll_id)
     await _audit_export(request, poll_id, meeting_id, "json")
     return JSONResponse(doc, headers=_attachment(f"bieu-quyet-{poll_id}.json"))
@@ -57,14 +60,14 @@ async def result_json(request: Request) -> Response:
 @endpoint(
     "GET",
     P + "/result.csv",
-    roles=READ,
+    roles=MEETING_READERS,
     summary="The same result as a CSV sheet (UTF-8 with BOM): the decision, one row per "
     "option, and the named list for a named poll.",
     errors=ERRORS,
 )
 async def result_csv(request: Request) -> Response:
     meeting_id, poll_id = _ids(request)
-    doc = await meeting_read(request, meeting_id, READ, "poll.result",
+    doc = await meeting_read(request, meeting_id, MEETING_READERS, "poll.result",
                              poll_export.result_document, poll_id)
     await _audit_export(request, poll_id, meeting_id, "csv")
     return Response(poll_export.result_csv(doc), media_type="text/csv; charset=utf-8",

@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 from sqlmodel import Session
 from starlette.requests import Request
 
-from ecabinet.errors import InvalidInput
-from ecabinet.services.context import load_actor, require_roles
+from ecabinet.core.errors import InvalidInput
+from ecabinet.protocol.roles import Roles
+from ecabinet.services.kernel.context import load_actor, require_roles
 from ecabinet.web.common import require_user, runtime
 
 T = TypeVar("T")
@@ -18,7 +19,7 @@ T = TypeVar("T")
 async def meeting_read(
     request: Request,
     meeting_id: int,
-    roles: set[str] | frozenset[str],
+    roles: Roles,
     action: str,
     fn: Callable[..., T],
     *args: Any,
@@ -28,11 +29,10 @@ async def meeting_read(
     A meeting the caller may not see answers ``meeting_not_found`` (load_actor decides).
     """
     user = await require_user(request)
-    allowed = frozenset(roles)
 
     def transaction(session: Session) -> T:
         meeting, actor = load_actor(session, user, meeting_id)
-        require_roles(actor, allowed, action)
+        require_roles(actor, roles, action)
         return fn(session, actor, meeting, *args)
 
     return await runtime(request).db.read(transaction)

@@ -8,7 +8,7 @@ import secrets
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ecabinet.errors import Forbidden
+from ecabinet.core.errors import Forbidden
 
 CSRF_COOKIE = "ecabinet_csrf"
 CSRF_FIELD = "csrf_token"

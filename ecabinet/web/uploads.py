@@ -19,7 +19,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from ecabinet.errors import InvalidInput, TooLarge
+from ecabinet.core.errors import InvalidInput, TooLarge
 from ecabinet.storage.blobs import storage_errors
 
 MAX_FIELDS: Final = 20

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ecabinet.settings import Settings
+from ecabinet.core.settings import Settings
 from tests.conftest import make_settings
 
 

@@ -248,7 +248,7 @@ def test_catalog_text_is_nfc(locale: str) -> None:
 def test_the_tablet_applies_every_event_the_server_declares() -> None:
     """An event without a reducer makes tablets fetch a whole snapshot: declare one for each."""
     from ecabinet.protocol import REGISTRY
-    from ecabinet.services import features
+    from ecabinet.services.kernel import features
 
     features.load()
     scripts = "".join(p.read_text("utf-8") for p in (WEB / "static" / "js").glob("*.js"))

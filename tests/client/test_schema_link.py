@@ -1,6 +1,6 @@
 """The client's schemas are the server's: generated into protocol.json, checked both ways.
 
-A protocol change reaches the client through ``python -m ecabinet.protocol_doc``, which rewrites
+A protocol change reaches the client through ``python -m ecabinet.protocol.docs``, which rewrites
 clients/python/ecabinet_client/protocol.json; until it is run, the first test fails. After it,
 a change that breaks what the client sends fails the tests below.
 """
@@ -20,8 +20,9 @@ from ecabinet_client.loadgen import example_value
 from ecabinet_client.schema import unsupported
 from pydantic import ValidationError
 
-from ecabinet import protocol_json
-from ecabinet.protocol import REGISTRY, Command, load_declarations
+from ecabinet.app.declarations import load_declarations
+from ecabinet.protocol import REGISTRY, Command
+from ecabinet.protocol import jsonschema as protocol_json
 
 load_declarations()
 CLIENT_SOURCES = Path(ecabinet_client.__file__).parent
@@ -47,7 +48,7 @@ def packaged() -> Protocol:
 def test_protocol_json_is_current() -> None:
     assert protocol_json.CLIENT_JSON.read_text(encoding="utf-8") == protocol_json.render(), (
         "clients/python/ecabinet_client/protocol.json is stale: run "
-        "`python -m ecabinet.protocol_doc`"
+        "`python -m ecabinet.protocol.docs`"
     )
 
 

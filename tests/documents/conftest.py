@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-from ecabinet.settings import Settings
+from ecabinet.core.settings import Settings
 from ecabinet.storage.models import AgendaItemDocument, Blob, Document, Meeting
 from tests.conftest import CI, make_settings, sign_in
 

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from ecabinet.app import build_render_service, create_app
-from ecabinet.pdf.pool import LocalRenderQueue
+from ecabinet.core.settings import Settings
 from ecabinet.pdf.render import MAX_PIXELS
-from ecabinet.settings import Settings
+from ecabinet.rendering.pool import LocalRenderQueue
 from ecabinet.storage.blobs import BlobStore
 from tests.documents import render_hooks, samples
 from tests.documents.conftest import Api, picture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ecabinet.pdf.render import TABLET
+from ecabinet.rendering.cache import RenditionCache
 from ecabinet.storage.blobs import BlobStore, check_digest
 
 
@@ -48,7 +49,7 @@ def test_only_hex_digests_become_paths(tmp_path: Path, bad: str) -> None:
     with pytest.raises(ValueError):
         store.path(bad)
     with pytest.raises(ValueError):
-        store.rendition_path(bad, 0, TABLET)
+        RenditionCache(store).rendition_path(bad, 0, TABLET)
     with pytest.raises(ValueError):
         check_digest(bad)
 
@@ -56,13 +57,13 @@ def test_only_hex_digests_become_paths(tmp_path: Path, bad: str) -> None:
 def test_renditions_are_keyed_by_hash_page_size_and_format(tmp_path: Path) -> None:
     store = BlobStore(tmp_path)
     digest = "ab" + "0" * 62
-    path = store.rendition_path(digest, 11, TABLET)
+    path = RenditionCache(store).rendition_path(digest, 11, TABLET)
     assert path == tmp_path / "renditions" / "ab" / digest / "p00011-tablet.jpg"
-    assert store.text_path(digest, 11).name == "p00011-text.json"
-    assert store.pages_rendered(digest) == 0
+    assert RenditionCache(store).text_path(digest, 11).name == "p00011-text.json"
+    assert RenditionCache(store).pages_rendered(digest) == 0
     path.parent.mkdir(parents=True)
-    store.text_path(digest, 11).write_text("{}")
-    assert store.pages_rendered(digest) == 1
+    RenditionCache(store).text_path(digest, 11).write_text("{}")
+    assert RenditionCache(store).pages_rendered(digest) == 1
 
 
 def test_what_an_upload_became_is_remembered_only_while_its_blob_exists(tmp_path: Path) -> None:

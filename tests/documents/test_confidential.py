@@ -10,6 +10,7 @@ from PIL import Image, ImageChops
 from sqlmodel import select
 
 from ecabinet.pdf.render import TABLET, THUMB
+from ecabinet.rendering.cache import RenditionCache
 from ecabinet.services import audit
 from ecabinet.storage.blobs import BlobStore
 from ecabinet.storage.models import AuditRecord
@@ -40,7 +41,7 @@ def test_confidential_pages_carry_the_viewers_name_and_never_leave_as_a_file(
     assert doc["confidential"] is True
     secretary.rendered(doc["id"])
     store = BlobStore(app.runtime.settings.data_dir)
-    plain = pixels(store.rendition_path(doc["sha256"], 0, TABLET).read_bytes())
+    plain = pixels(RenditionCache(store).rendition_path(doc["sha256"], 0, TABLET).read_bytes())
     delegate = as_user("daibieu1")
     for size, rendition in (("tablet", TABLET), ("thumb", THUMB)):
         response = delegate.get(f"/api/documents/{doc['id']}/pages/1/{size}")

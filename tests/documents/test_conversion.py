@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ecabinet.errors import InvalidInput
-from ecabinet.services.conversion import Converter, detect_type
+from ecabinet.core.errors import InvalidInput
+from ecabinet.services.documents.conversion import Converter, detect_type
 from tests.documents import samples
 from tests.documents.conftest import Api, alive, fake_program, picture, require_soffice
 

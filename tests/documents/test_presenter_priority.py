@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from ecabinet.app import build_render_service, create_app
-from ecabinet.pdf.pool import LocalRenderQueue
-from ecabinet.settings import Settings
+from ecabinet.core.settings import Settings
+from ecabinet.rendering.cache import RenditionCache
+from ecabinet.rendering.pool import LocalRenderQueue
 from ecabinet.storage.blobs import BlobStore
 from tests.conftest import LiveServer
 from tests.documents import render_hooks, samples
@@ -55,7 +56,7 @@ async def test_the_page_the_presenter_shows_jumps_the_queue(
     store = BlobStore(app.runtime.settings.data_dir)
 
     def done_at(page: int) -> int:
-        return store.text_path(doc["sha256"], page).stat().st_mtime_ns
+        return RenditionCache(store).text_path(doc["sha256"], page).stat().st_mtime_ns
 
     order = sorted(range(14), key=done_at)
     # Page 1 goes first for every document; the presented page and the one after it come

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import redis
 
-from ecabinet.services.render_queue_redis import RedisRenderQueue
-from ecabinet.settings import Settings
+from ecabinet.core.settings import Settings
+from ecabinet.rendering.redis_queue import RedisRenderQueue
 from tests.conftest import make_settings
 from tests.documents import samples
 from tests.documents.conftest import Api

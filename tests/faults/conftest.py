@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from ecabinet.app import open_database
-from ecabinet.settings import Settings
+from ecabinet.core.settings import Settings
 from tests.conftest import PASSWORD, create_room, free_port
 from tests.faults.services import PrivatePostgres, PrivateRedis
 

@@ -15,9 +15,9 @@ from PIL import Image
 
 from ecabinet.pdf.errors import PdfError
 from ecabinet.pdf.jobs import rendition_path
-from ecabinet.pdf.pool import DocumentDone, LocalRenderQueue, PageFailed, PageReady
 from ecabinet.pdf.render import Rendition
-from ecabinet.pdf.renderqueue import EventStream, RenderEvent
+from ecabinet.rendering.pool import DocumentDone, LocalRenderQueue, PageFailed, PageReady
+from ecabinet.rendering.queue import EventStream, RenderEvent
 
 pytestmark = pytest.mark.anyio
 

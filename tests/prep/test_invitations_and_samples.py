@@ -13,8 +13,9 @@ import pymupdf
 from starlette.testclient import TestClient
 
 from ecabinet import samples
-from ecabinet.services import demo, packs
-from ecabinet.settings import PROJECT_ROOT, Settings
+from ecabinet.core.settings import PROJECT_ROOT, Settings
+from ecabinet.samples import demo
+from ecabinet.services import packs
 from tests.prep.helpers import Callers, code
 
 SAMPLES = PROJECT_ROOT / "meetings_data" / "samples"

@@ -12,10 +12,11 @@ from sqlmodel import select
 from starlette.testclient import TestClient
 
 from ecabinet.app import create_app
-from ecabinet.errors import InvalidInput, TooLarge
+from ecabinet.core.errors import InvalidInput, TooLarge
+from ecabinet.core.settings import Settings
 from ecabinet.pdf.papers import Paper, write_paper
-from ecabinet.services import accounts, pack_io
-from ecabinet.settings import Settings
+from ecabinet.services import accounts
+from ecabinet.services.packs import transfer as pack_io
 from ecabinet.storage.models import AgendaItem, Document, Meeting, Participant
 from tests.conftest import PASSWORD, make_settings
 from tests.prep.helpers import Callers, code
@@ -86,8 +87,8 @@ def snapshot(app: Any, meeting_id: int) -> dict[str, Any]:
 
     def read(session: Any) -> dict[str, Any]:
         meeting = session.get(Meeting, meeting_id)
-        from ecabinet.services.agenda_edit import agenda_items
-        from ecabinet.services.participants import participant_list
+        from ecabinet.services.meetings.agenda import agenda_items
+        from ecabinet.services.meetings.participants import participant_list
 
         items = agenda_items(session, meeting_id, redact=False)
         people = participant_list(session, meeting_id)

@@ -10,7 +10,7 @@ import pytest
 from ecabinet.domain import agenda, lifecycle, procedure
 from ecabinet.domain.proxies import Voter, proxy_problem
 from ecabinet.domain.roles import MeetingStatus as S
-from ecabinet.services import ics
+from ecabinet.services.meetings import ics
 
 
 @dataclass

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from sqlmodel import SQLModel
 
 from ecabinet.app import create_app
-from ecabinet.protocol import REGISTRY, load_declarations
+from ecabinet.app.declarations import load_declarations
+from ecabinet.protocol import REGISTRY
 from ecabinet.realtime import dispatch
 from tests.conftest import PASSWORD, LiveServer, create_room, make_settings
 

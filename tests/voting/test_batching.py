@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from ecabinet.errors import Conflict
+from ecabinet.core.errors import Conflict
 from ecabinet.storage.batching import batch_cache, defer_insert
 from ecabinet.storage.models import User, utcnow
 

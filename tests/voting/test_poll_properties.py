@@ -17,14 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ecabinet.core.errors import EcabinetError
+from ecabinet.core.validation import validate
 from ecabinet.domain.procedure import Majority
-from ecabinet.errors import EcabinetError
 from ecabinet.protocol import REGISTRY
 from ecabinet.realtime.dispatch import run_batched, run_command
 from ecabinet.services.accounts import SessionInfo
 from ecabinet.storage.batching import _Call
 from ecabinet.storage.models import Attendance, Meeting
-from ecabinet.validation import validate
 from tests.voting.conftest import create_voting_room
 
 USERS = ("chutich", "daibieu1", "daibieu2", "daibieu3", "daibieu4", "thuky", "quansat")

@@ -18,8 +18,8 @@ import socketio
 from sqlmodel import select
 
 from ecabinet.app import open_database
+from ecabinet.core.settings import Settings
 from ecabinet.services import accounts, packs
-from ecabinet.settings import Settings
 from ecabinet.storage.models import Attendance, Ballot, Meeting, Participant, User
 from tests.realtime.processes import ServerProcess
 

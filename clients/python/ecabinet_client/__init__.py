@@ -1,7 +1,7 @@
 """Python client for ecabinet: asyncio API, command line and tablet load generator.
 
 The payload schemas are the server's own, generated into ``protocol.json`` by the server's
-``python -m ecabinet.protocol_doc``; see ``ecabinet_client.schema``.
+``ecabinet protocol write``; see ``ecabinet_client.schema``.
 """
 
 from ecabinet_client.client import Client, CommandGroup, EventStream, Room, new_client_id

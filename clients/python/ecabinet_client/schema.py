@@ -1,6 +1,6 @@
 """The server's protocol, as pydantic models built from the JSON Schema the server generates.
 
-``protocol.json`` is written by the server (``python -m ecabinet.protocol_doc``) from the same
+``protocol.json`` is written by the server (``ecabinet protocol write``) from the same
 pydantic models it validates with, and a server test fails when it is stale. This module turns each
 schema back into a pydantic model, so the client refuses a payload the server would refuse before
 sending it, and can check every event it receives. Only the JSON Schema that pydantic emits is

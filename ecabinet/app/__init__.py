@@ -1,0 +1,150 @@
+"""The application factory: one ASGI app (Starlette with the Socket.IO server in front)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import socketio
+from sqlalchemy.exc import DBAPIError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from ecabinet.core import i18n
+from ecabinet.core.errors import ConfigError, EcabinetError
+from ecabinet.core.logs import get_logger
+from ecabinet.core.settings import Settings
+from ecabinet.realtime import server as realtime_server
+from ecabinet.realtime.publisher import publish
+from ecabinet.rendering.queue import RenderQueue
+from ecabinet.runtime import Runtime
+from ecabinet.services.documents.rendering import RenderService
+from ecabinet.services.kernel.context import OutEvent
+from ecabinet.storage import migrate
+from ecabinet.storage.database import Database
+from ecabinet.web.common import handle_error, handle_unexpected
+from ecabinet.web.routes import ROUTES
+from ecabinet.web.security import SecurityHeaders
+
+log = get_logger(__name__)
+
+
+def open_database(settings: Settings) -> Database:
+    """Connect and (by default) migrate; a failure is one ``ConfigError`` line, not a traceback."""
+    assert settings.database_url is not None
+    db = Database(settings.database_url)
+    try:
+        db.ping()
+        if settings.migrate_on_start:
+            migrate.upgrade(db.engine)
+    except DBAPIError as exc:
+        db.close()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        safe_url = db.engine.url.render_as_string(hide_password=True)
+        raise ConfigError("ECABINET_DATABASE_URL", f"cannot use {safe_url}: {reason}") from None
+    return db
+
+
+def templates_for(settings: Settings) -> Jinja2Templates:
+    templates = Jinja2Templates(directory=settings.clients_dir / "web" / "templates")
+    templates.env.globals["app_name"] = "eCabinet"
+    templates.env.globals["timezone"] = settings.timezone
+    i18n.install(templates.env, settings.clients_dir / "web" / "i18n")
+    zone = ZoneInfo(settings.timezone)
+
+    def localtime(value: str | datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+        """Dates as people in the meeting's time zone read them (day first, 24-hour)."""
+        if value is None:
+            return ""
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return moment.astimezone(zone).strftime(fmt)
+
+    templates.env.filters["localtime"] = localtime
+    return templates
+
+
+def build_render_service(rt: Runtime, queue: RenderQueue | None = None) -> RenderService:
+    """The render pipeline of this process (the queue the settings ask for, unless given); it
+    tells meetings through the publisher."""
+
+    async def publish_events(events: list[OutEvent]) -> None:
+        await publish(rt, events)
+
+    return RenderService(rt.settings, rt.db, rt.metrics, publish_events, queue)
+
+
+def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
+    """Build the application from settings (read from the environment only when none are given)."""
+    settings = (settings if settings is not None else Settings()).prepare()
+    db = open_database(settings)
+    rt = Runtime(
+        settings=settings,
+        db=db,
+        sio=realtime_server.build_server(settings.redis_url, settings.redis_channel),
+        templates=templates_for(settings),
+    )
+    realtime_server.register(rt)
+    rt.renders = build_render_service(rt)
+
+    def presented_first(events: list[Any]) -> None:
+        # The page the presenter turns to goes to the front of the render queue.
+        if rt.renders is not None:
+            rt.renders.notice(events)
+
+    rt.listeners.append(presented_first)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        log.info(
+            "server.started",
+            data_dir=str(settings.data_dir),
+            database=db.engine.url.render_as_string(hide_password=True),
+            redis=bool(settings.redis_url),
+        )
+        await realtime_server.start_manager(rt.sio)
+        if rt.renders is not None:
+            rt.renders.start()
+        try:
+            yield
+        finally:
+            if rt.renders is not None:
+                await rt.renders.close()
+            if rt.presence is not None:
+                await rt.presence.close()
+            await realtime_server.close_manager(rt.sio)
+            db.close()
+
+    web_dir = settings.clients_dir / "web"
+    vendor_dir = web_dir / "node_modules" / "socket.io-client" / "dist"
+    if not vendor_dir.is_dir():
+        log.warning("static.missing", path=str(vendor_dir), hint="run: npm ci --prefix clients/web")
+    routes: list[Any] = [
+        *ROUTES,
+        Mount("/static/vendor/socket.io", StaticFiles(directory=vendor_dir, check_dir=False)),
+        Mount("/static", StaticFiles(directory=web_dir / "static", check_dir=False), name="static"),
+    ]
+    web = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={EcabinetError: handle_error, Exception: handle_unexpected},
+        lifespan=lifespan,
+    )
+    web.state.runtime = rt
+    asgi = socketio.ASGIApp(rt.sio, other_asgi_app=web)
+    asgi.runtime = rt
+    return asgi
+
+
+def app_from_env() -> socketio.ASGIApp:
+    """Factory for ``uvicorn --factory ecabinet.app:app_from_env`` (several worker processes)."""
+    from ecabinet.core import logs
+
+    settings = Settings()
+    logs.configure(json_lines=settings.log_json)
+    return create_app(settings)

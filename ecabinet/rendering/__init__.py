@@ -1,0 +1,1 @@
+"""Page rendering scheduled: the render queue port, the local pool, the Redis-backed queue."""

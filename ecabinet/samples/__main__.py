@@ -1,0 +1,3 @@
+from ecabinet.samples import main
+
+raise SystemExit(main())

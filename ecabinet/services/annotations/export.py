@@ -1,0 +1,168 @@
+"""What an annotated export of a document or of the whole pack contains, for one person.
+
+An export holds the caller's own annotations (private, staff and shared alike) and, unless they
+ask for their own only, the annotations others shared with the meeting. Annotations others
+addressed to the staff stay out even of a staff member's export: they were written for the
+meeting's conduct, not for a file that leaves it. Annotations kept from an earlier version of
+the document (not placed on this one) are listed on a last page instead of drawn.
+
+A confidential document is never exported: asked for alone, the answer is the error
+``confidential_no_export``; in the pack it is listed as left out (members see its title, as in
+the pack book; observers, who may not know it exists, find nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from ecabinet.core.errors import Forbidden
+from ecabinet.domain import agenda as agenda_rules
+from ecabinet.pdf.annotate import Mark, PackEntry, Unplaced
+from ecabinet.protocol.roles import MEETING_READERS
+from ecabinet.services.accounts import SessionInfo
+from ecabinet.services.annotations import AnnotationView, readable
+from ecabinet.services.documents import load_document, may_see, secret_documents
+from ecabinet.services.kernel.context import Actor, load_actor, require_roles
+from ecabinet.services.room import load_items
+from ecabinet.storage.blobs import BlobStore
+from ecabinet.storage.models import AgendaItemDocument, Document
+
+LEFT_OUT: Final = "tài liệu mật, không có trong bản tải về (confidential: not exported)"
+
+
+@dataclass(frozen=True)
+class DocumentExport:
+    title: str
+    filename: str
+    sha256: str
+    marks: list[Mark]
+    unplaced: list[Unplaced]
+
+
+@dataclass(frozen=True)
+class PackExport:
+    heading: list[str]
+    entries: list[tuple[str, str | None, list[Mark], list[Unplaced]]]  # title, sha256 or None
+
+    def pack_entries(self, store: BlobStore) -> list[PackEntry]:
+        return [
+            PackEntry(title, Path(store.path(sha)) if sha else None, marks, unplaced,
+                      "" if sha else LEFT_OUT)
+            for title, sha, marks, unplaced in self.entries
+        ]
+
+
+def _chosen(actor: Actor, view: AnnotationView, include_shared: bool) -> bool:
+    if view.author.user_id == actor.user_id:
+        return True
+    return include_shared and view.visibility == "shared"
+
+
+def _split(
+    session: Session, actor: Actor, views: list[AnnotationView], include_shared: bool
+) -> dict[int, tuple[list[Mark], list[Unplaced]]]:
+    versions = {
+        d.id: d.version
+        for d in session.exec(
+            select(Document).where(
+                col(Document.id).in_({v.orphaned_from_document_id for v in views
+                                      if v.orphaned_from_document_id is not None})
+            )
+        )
+    }
+    out: dict[int, tuple[list[Mark], list[Unplaced]]] = {}
+    for view in views:
+        if not _chosen(actor, view, include_shared):
+            continue
+        marks, unplaced = out.setdefault(view.document_id, ([], []))
+        if view.orphaned_from_document_id is not None:
+            text = str(view.data.get("text") or view.data.get("comment") or "")
+            unplaced.append(Unplaced(view.kind, view.page, text, view.author.full_name,
+                                     versions.get(view.orphaned_from_document_id)))
+        else:
+            marks.append(Mark(view.kind, view.page, view.data, view.author.full_name,
+                              view.created_at, view.updated_at))
+    return out
+
+
+def _no_export() -> Forbidden:
+    return Forbidden(
+        "Tài liệu mật không được xuất ra tệp; chỉ xem trên máy tính bảng trong phòng họp "
+        "(confidential documents are never exported).",
+        code="confidential_no_export",
+    )
+
+
+def document_export(
+    session: Session, user: SessionInfo, document_id: int, include_shared: bool
+) -> DocumentExport:
+    """One document with the caller's annotations (``document_not_found`` for those who may
+    not see it, ``confidential_no_export`` for a confidential one)."""
+    access = load_document(session, user, document_id)
+    if access.confidential:
+        raise _no_export()
+    assert access.meeting.id is not None
+    views = readable(session, access.actor, access.meeting.id, document_ids=[document_id])
+    marks, unplaced = _split(session, access.actor, views, include_shared).get(
+        document_id, ([], []))
+    doc = access.document
+    return DocumentExport(doc.title, doc.filename, access.blob.sha256, marks, unplaced)
+
+
+def _in_agenda_order(session: Session, meeting_id: int, docs: list[Document]) -> list[Document]:
+    by_id = {d.id: d for d in docs}
+    links = session.exec(
+        select(AgendaItemDocument).where(col(AgendaItemDocument.document_id).in_(list(by_id)))
+    ).all()
+    by_item: dict[int, list[AgendaItemDocument]] = {}
+    for link in links:
+        by_item.setdefault(link.agenda_item_id, []).append(link)
+    ordered: list[Document] = []
+    seen: set[int] = set()
+    for numbered in agenda_rules.ordered(load_items(session, meeting_id)):
+        for link in sorted(by_item.get(numbered.id, []), key=lambda k: (k.position, k.id or 0)):
+            if link.document_id not in seen:
+                seen.add(link.document_id)
+                ordered.append(by_id[link.document_id])
+    ordered += [d for i, d in sorted(by_id.items(), key=lambda kv: kv[0] or 0) if i not in seen]
+    return ordered
+
+
+def pack_export(
+    session: Session, user: SessionInfo, meeting_id: int, include_shared: bool, timezone: str
+) -> PackExport:
+    """Every current document of the meeting the caller may see, in agenda order, each with
+    the caller's annotations; confidential ones listed as left out (for members)."""
+    meeting, actor = load_actor(session, user, meeting_id)
+    require_roles(actor, MEETING_READERS, "annotation.export")
+    docs = list(session.exec(
+        select(Document).where(
+            Document.meeting_id == meeting_id, col(Document.replaced_by_id).is_(None)
+        )
+    ).all())
+    secret = secret_documents(session, docs)
+    views = readable(session, actor, meeting_id)
+    split = _split(session, actor, views, include_shared)
+    entries: list[tuple[str, str | None, list[Mark], list[Unplaced]]] = []
+    for doc in _in_agenda_order(session, meeting_id, docs):
+        if doc.id in secret:
+            if may_see(actor, True):
+                entries.append((doc.title, None, [], []))
+            continue
+        marks, unplaced = split.get(doc.id or 0, ([], []))
+        entries.append((doc.title, doc.blob_sha256, marks, unplaced))
+    now = datetime.now(ZoneInfo(timezone))
+    heading = [
+        "Tài liệu cuộc họp kèm ghi chú",
+        meeting.title,
+        f"Ghi chú của: {actor.full_name}"
+        + (" (kèm ghi chú được chia sẻ trong cuộc họp)" if include_shared else ""),
+        f"Xuất lúc {now:%H:%M} ngày {now:%d/%m/%Y}",
+    ]
+    return PackExport(heading, entries)

@@ -1,0 +1,1 @@
+"""Polls and ballots: drafting, opening, casting, closing, results and their export."""
