@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import socketio
 from starlette.templating import Jinja2Templates
@@ -15,8 +15,22 @@ from ecabinet.core.settings import Settings
 from ecabinet.storage.database import Database
 
 if TYPE_CHECKING:
-    from ecabinet.realtime.presence import Presence
     from ecabinet.services.documents.rendering import RenderService
+    from ecabinet.services.kernel.context import OutEvent
+
+
+class Sockets(Protocol):
+    """What the realtime adapter offers the rest of the application (``realtime.server.register``
+    sets it): the web adapter and background work reach the sockets only through this."""
+
+    async def publish(self, events: Iterable[OutEvent]) -> None:
+        """Fan committed events out to their rooms, on every server process."""
+
+    async def end_sessions(self, session_ids: list[int]) -> None:
+        """Tell the sockets of ended sign-in sessions, then drop them, on every process."""
+
+    async def close(self) -> None:
+        """Stop the background work (presence heartbeats and sweeps)."""
 
 
 @dataclass
@@ -33,8 +47,8 @@ class Runtime:
     signin_by_address: SlidingWindowLimiter = field(
         default_factory=lambda: SlidingWindowLimiter(limit=30, window=300)
     )
-    # Who has a device in which meeting (set by realtime.server.register).
-    presence: Presence | None = None
+    # The live sockets (set by realtime.server.register).
+    sockets: Sockets | None = None
     # Page rendering (set by create_app; started and stopped with the app's lifespan).
     renders: RenderService | None = None
     # Called with every batch of committed events this process publishes (after the commit,

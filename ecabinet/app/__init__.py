@@ -115,8 +115,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         finally:
             if rt.renders is not None:
                 await rt.renders.close()
-            if rt.presence is not None:
-                await rt.presence.close()
+            if rt.sockets is not None:
+                await rt.sockets.close()
             await realtime_server.close_manager(rt.sio)
             db.close()
 

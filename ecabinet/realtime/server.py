@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,9 @@ from ecabinet.core.logs import get_logger
 from ecabinet.protocol import Empty, command
 from ecabinet.protocol.roles import SIGNED_IN
 from ecabinet.realtime.presence import Presence
+from ecabinet.realtime.publisher import publish
 from ecabinet.services import accounts
+from ecabinet.services.kernel.context import OutEvent
 
 if TYPE_CHECKING:
     from ecabinet.runtime import Runtime
@@ -210,7 +213,7 @@ def register(runtime: Runtime) -> None:
     dispatcher = dispatch.Dispatcher(runtime)
     dispatcher.register()
     presence = Presence.create(runtime)
-    runtime.presence = presence
+    runtime.sockets = RealtimeSockets(runtime, presence)
     join.register(runtime, dispatcher, presence)
     ink_stream = ink.register(runtime, dispatcher)
 
@@ -254,3 +257,20 @@ async def drop_sessions(runtime: Runtime, session_ids: list[int]) -> None:
     for session_id in session_ids:
         await runtime.sio.emit(SESSION_ENDED, {"reason": "signed_out"},
                                room=f"session:{session_id}")
+
+
+class RealtimeSockets:
+    """The ``Sockets`` port of the runtime, served by this adapter."""
+
+    def __init__(self, runtime: Runtime, presence: Presence) -> None:
+        self.runtime = runtime
+        self.presence = presence
+
+    async def publish(self, events: Iterable[OutEvent]) -> None:
+        await publish(self.runtime, events)
+
+    async def end_sessions(self, session_ids: list[int]) -> None:
+        await drop_sessions(self.runtime, session_ids)
+
+    async def close(self) -> None:
+        await self.presence.close()

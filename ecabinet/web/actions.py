@@ -9,7 +9,6 @@ from sqlmodel import Session
 from starlette.requests import Request
 
 from ecabinet.protocol.roles import Roles
-from ecabinet.realtime.publisher import publish
 from ecabinet.services.kernel.context import CommandContext, load_actor, require_roles
 from ecabinet.web.common import require_user, runtime
 
@@ -32,6 +31,6 @@ async def meeting_action(
         return result, ctx.events
 
     result, events = await rt.db.write(transaction)
-    if events:
-        await publish(rt, events)
+    if events and rt.sockets is not None:
+        await rt.sockets.publish(events)
     return result

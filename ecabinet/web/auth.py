@@ -15,7 +15,6 @@ from ecabinet.core.logs import get_logger
 from ecabinet.core.validation import validate
 from ecabinet.protocol import endpoint
 from ecabinet.protocol.roles import ANYONE, SIGNED_IN
-from ecabinet.realtime.server import drop_sessions
 from ecabinet.runtime import Runtime
 from ecabinet.services import accounts, audit
 from ecabinet.storage.models import User
@@ -259,7 +258,8 @@ async def api_signout_all(request: Request) -> Response:
         return accounts.close_all_sessions(session, me.user_id)
 
     ended = await rt.db.write(end_all)
-    await drop_sessions(rt, ended)
+    if rt.sockets is not None:
+        await rt.sockets.end_sessions(ended)
     log.info("signout.everywhere", username=me.username, sessions=len(ended))
     response = JSONResponse({"ok": True, "sessions_ended": len(ended)})
     response.delete_cookie(SESSION_COOKIE, path="/")
