@@ -68,12 +68,23 @@ class EventSpec:
 
 @dataclass(frozen=True)
 class EndpointSpec:
+    """One HTTP endpoint: the web adapter builds its route from this, the docs and OpenAPI
+    describe it from this, the authorisation matrix walks these."""
+
     method: str
-    path: str
+    path: str  # Starlette's template: ``{name}`` or ``{name:int}``
     summary: str
     roles: Roles
     body: type[BaseModel] | None = None
     errors: tuple[str, ...] = ()
+    # The Starlette handler, ``async def handler(request) -> Response``.
+    handler: Callable[..., Any] | None = None
+    # The area it belongs to (OpenAPI tags): by default the declaring module's name.
+    tag: str = ""
+    # A multipart form (an upload): the text fields besides the ``file`` part.
+    form: type[BaseModel] | None = None
+    # The status of a successful answer (201 for a creation, 303 for a form's redirect).
+    status: int = 200
 
 
 @dataclass
@@ -138,15 +149,23 @@ def endpoint(
     summary: str,
     body: type[BaseModel] | None = None,
     errors: tuple[str, ...] = (),
+    form: type[BaseModel] | None = None,
+    status: int = 200,
+    tag: str = "",
 ) -> Callable[[F], F]:
-    """Declare an HTTP endpoint (documentation and the authorisation matrix read these)."""
+    """Declare the HTTP endpoint served by the decorated handler.
+
+    The declaration is the one source of the route (``ecabinet.web.routes``), the docs, the
+    OpenAPI document and the authorisation matrix's list of endpoints.
+    """
 
     def register(fn: F) -> F:
         key = (method.upper(), path)
         if key in REGISTRY.endpoints:
             raise ValueError(f"endpoint {method} {path} declared twice")
+        area = tag or fn.__module__.rsplit(".", 1)[-1].removesuffix("_api")
         REGISTRY.endpoints[key] = EndpointSpec(
-            method.upper(), path, summary, frozenset(roles), body, errors
+            method.upper(), path, summary, frozenset(roles), body, errors, fn, area, form, status
         )
         return fn
 

@@ -7,7 +7,6 @@ from typing import Any
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from ecabinet.protocol import endpoint
 from ecabinet.protocol.roles import EDITORS, MEETING_READERS
@@ -204,14 +203,3 @@ async def detach_document(request: Request) -> Response:
     )
     return JSONResponse(answer)
 
-
-routes = [
-    Route(A, read_agenda, methods=["GET"]),
-    Route(A, add_item, methods=["POST"]),
-    Route(ITEM, update_item, methods=["PATCH"]),
-    Route(ITEM + "/move", move_item, methods=["POST"]),
-    Route(ITEM, remove_item, methods=["DELETE"]),
-    Route(D, attach_document, methods=["POST"]),
-    Route(D, reorder_documents, methods=["PUT"]),
-    Route(D + "/{document_id:int}", detach_document, methods=["DELETE"]),
-]

@@ -14,7 +14,6 @@ from urllib.parse import quote
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from ecabinet.core.errors import Unavailable
 from ecabinet.pdf.annotate import Report, annotated_document, annotated_pack
@@ -152,10 +151,3 @@ async def export_pack(request: Request) -> Response:
     return Response(data, media_type=PDF_MEDIA_TYPE,
                     headers=_attachment(f"tai-lieu-hop-{meeting_id}-ghi-chu.pdf"))
 
-
-routes = [
-    Route("/api/documents/{document_id:int}/annotations", document_annotations,
-          methods=["GET"]),
-    Route("/api/documents/{document_id:int}/annotated.pdf", export_document, methods=["GET"]),
-    Route("/api/meetings/{meeting_id:int}/annotated.pdf", export_pack, methods=["GET"]),
-]

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
 
 from ecabinet.core.errors import EcabinetError, RateLimited, Unauthenticated
 from ecabinet.core.logs import get_logger
@@ -271,13 +270,3 @@ async def api_me(request: Request) -> Response:
     me = await require_user(request)
     return JSONResponse({"user": user_json(me)})
 
-
-routes = [
-    Route("/signin", signin_page, methods=["GET"]),
-    Route("/signin", signin_form, methods=["POST"]),
-    Route("/signout", signout_form, methods=["POST"]),
-    Route("/api/auth/signin", api_signin, methods=["POST"]),
-    Route("/api/auth/signout", api_signout, methods=["POST"]),
-    Route("/api/auth/signout-all", api_signout_all, methods=["POST"]),
-    Route("/api/me", api_me, methods=["GET"]),
-]

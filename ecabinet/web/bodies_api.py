@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from ecabinet.protocol import endpoint
 from ecabinet.protocol.roles import ADMINS, SIGNED_IN
@@ -104,12 +103,3 @@ async def remove_member(request: Request) -> Response:
     )
     return JSONResponse({"body": body})
 
-
-routes = [
-    Route("/api/bodies", list_bodies, methods=["GET"]),
-    Route("/api/bodies", create_body, methods=["POST"]),
-    Route("/api/bodies/{body_id:int}", read_body, methods=["GET"]),
-    Route("/api/bodies/{body_id:int}", update_body, methods=["PATCH"]),
-    Route("/api/bodies/{body_id:int}/members", add_member, methods=["POST"]),
-    Route("/api/bodies/{body_id:int}/members/{username}", remove_member, methods=["DELETE"]),
-]

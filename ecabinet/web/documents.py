@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
 
 from ecabinet.core.errors import EcabinetError, Forbidden, NotFound, Unavailable
 from ecabinet.core.logs import get_logger
@@ -560,16 +559,3 @@ async def pack_book(request: Request) -> Response:
                  {"what": "book", "variant": spec.variant, "pack_version": spec.pack_version})
     return FileResponse(path, media_type=documents.PDF_MEDIA_TYPE, headers=headers)
 
-
-routes = [
-    Route("/api/meetings/{meeting_id:int}/documents", upload_document, methods=["POST"]),
-    Route("/api/meetings/{meeting_id:int}/documents", list_documents, methods=["GET"]),
-    Route("/api/meetings/{meeting_id:int}/book.pdf", pack_book, methods=["GET"]),
-    Route("/api/documents/{document_id:int}", document_status, methods=["GET"]),
-    Route("/api/documents/{document_id:int}/versions", upload_version, methods=["POST"]),
-    Route("/api/documents/{document_id:int}/outline", document_outline, methods=["GET"]),
-    Route("/api/documents/{document_id:int}/file", download, methods=["GET"]),
-    Route("/api/documents/{document_id:int}/pages/{page:int}/text", page_text, methods=["GET"]),
-    Route("/api/documents/{document_id:int}/pages/{page:int}/{size}", page_image,
-          methods=["GET"]),
-]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from ecabinet.protocol import endpoint
 from ecabinet.protocol.roles import MEETING_READERS
@@ -29,5 +28,3 @@ async def presenting_now(request: Request) -> Response:
     )
     return JSONResponse(answer)
 
-
-routes = [Route(PRESENTING, presenting_now, methods=["GET"])]

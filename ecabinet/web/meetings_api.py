@@ -9,7 +9,6 @@ from urllib.parse import quote
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from ecabinet.protocol import endpoint
 from ecabinet.protocol.roles import EDITORS, MEETING_READERS, SIGNED_IN, STAFF
@@ -291,18 +290,3 @@ async def invitation(request: Request) -> Response:
         },
     )
 
-
-routes = [
-    Route("/api/meetings", create_meeting, methods=["POST"]),
-    Route(M, read_meeting, methods=["GET"]),
-    Route(M, update_meeting, methods=["PATCH"]),
-    Route(M + "/status", set_status, methods=["POST"]),
-    Route(M + "/changes", changes, methods=["GET"]),
-    Route(M + "/participants", list_participants, methods=["GET"]),
-    Route(M + "/participants", add_participant, methods=["POST"]),
-    Route(P, update_participant, methods=["PATCH"]),
-    Route(P, remove_participant, methods=["DELETE"]),
-    Route(P + "/proxy", set_proxy, methods=["PUT"]),
-    Route(P + "/proxy", clear_proxy, methods=["DELETE"]),
-    Route(M + "/invite.ics", invitation, methods=["GET"]),
-]

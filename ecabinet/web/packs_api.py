@@ -11,7 +11,6 @@ from sqlmodel import Session, select
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
 
 from ecabinet.core.errors import Forbidden
 from ecabinet.protocol import endpoint
@@ -122,8 +121,3 @@ async def export_pack(request: Request) -> Response:
         background=BackgroundTask(cleanup),
     )
 
-
-routes = [
-    Route("/api/packs", import_pack, methods=["POST"]),
-    Route("/api/meetings/{meeting_id:int}/pack.zip", export_pack, methods=["GET"]),
-]

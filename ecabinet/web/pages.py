@@ -15,7 +15,6 @@ from urllib.parse import quote
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
 
 from ecabinet.core import i18n
 from ecabinet.core.errors import Forbidden
@@ -286,14 +285,3 @@ async def api_meetings(request: Request) -> Response:
     meetings = await rt.db.read(list_my_meetings, me.user_id, is_admin=me.is_admin)
     return JSONResponse({"meetings": meetings})
 
-
-routes = [
-    Route("/", home, methods=["GET"]),
-    Route("/locale", switch_locale, methods=["POST"]),
-    Route("/meetings/{meeting_id:int}", tablet_page, methods=["GET"]),
-    Route("/meetings/{meeting_id:int}/chair", chair_page, methods=["GET"]),
-    Route("/manage", manage_page, methods=["GET"]),
-    Route("/manage/meetings/{meeting_id:int}", manage_meeting_page, methods=["GET"]),
-    Route("/sw.js", service_worker, methods=["GET"]),
-    Route("/api/meetings", api_meetings, methods=["GET"]),
-]

@@ -6,7 +6,6 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from ecabinet.protocol import endpoint
 from ecabinet.protocol.roles import MEETING_READERS
@@ -87,9 +86,3 @@ def _attachment(filename: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
             "Cache-Control": "no-store"}
 
-
-routes = [
-    Route(M, list_polls, methods=["GET"]),
-    Route(P + "/result.json", result_json, methods=["GET"]),
-    Route(P + "/result.csv", result_csv, methods=["GET"]),
-]
