@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import Executor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from ecabinet.core.logs import get_logger
-
-if TYPE_CHECKING:
-    from ecabinet.storage.database import Database
 
 log = get_logger(__name__)
 _CACHE = "ecabinet.batch_cache"
@@ -82,6 +81,27 @@ class _Call:
     savepoint: bool = True
 
 
+class BatchHost(Protocol):
+    """What the batcher needs of the database it writes to (``storage.database.Database``,
+    which owns the batcher: the batcher does not import it back)."""
+
+    @property
+    def is_sqlite(self) -> bool: ...
+
+    @property
+    def writer_idle(self) -> bool: ...
+
+    @property
+    def writer(self) -> Executor:
+        """The executor that runs writes (a single thread on SQLite)."""
+
+    def transaction(self) -> AbstractContextManager[Session]: ...
+
+    def sync_errors(self) -> AbstractContextManager[None]: ...
+
+    def run_sync(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+
+
 class _Rerun(Exception):
     """A call without a savepoint met a database error: run the batch again with savepoints."""
 
@@ -93,7 +113,7 @@ class _SessionBroken(Exception):
 class WriteBatcher:
     """Runs batched calls, one batch at a time."""
 
-    def __init__(self, db: Database, *, window: float = 0.002, max_size: int = 200,
+    def __init__(self, db: BatchHost, *, window: float = 0.002, max_size: int = 200,
                  inline_size: int = 200) -> None:
         self.db = db
         self.window = window
@@ -144,7 +164,7 @@ class WriteBatcher:
                 # same SQLite file would make the loop wait for it: run one process on SQLite.
                 outcomes = self._transaction(batch)
             else:
-                outcomes = await loop.run_in_executor(self.db._writer, self._transaction, batch)
+                outcomes = await loop.run_in_executor(self.db.writer, self._transaction, batch)
         except Exception as exc:  # the commit failed: nothing of the batch is stored
             for call in batch:
                 if not call.future.done():

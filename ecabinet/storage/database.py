@@ -121,6 +121,11 @@ class Database:
             self._writes_in_flight -= 1
 
     @property
+    def writer(self) -> ThreadPoolExecutor:
+        """The threads that run writes (one on SQLite: it has a single writer anyway)."""
+        return self._writer
+
+    @property
     def writer_idle(self) -> bool:
         """No ``write`` is queued or running on the writer threads (event loop's view)."""
         return self._writes_in_flight == 0

@@ -13,9 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from ecabinet.core.clock import utcnow  # the tables' default timestamps (services import it here)
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
