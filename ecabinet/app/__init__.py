@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import socketio
 from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
@@ -28,7 +29,7 @@ from ecabinet.services.documents.rendering import RenderService
 from ecabinet.services.kernel.context import OutEvent
 from ecabinet.storage import migrate
 from ecabinet.storage.database import Database
-from ecabinet.web.common import handle_error, handle_unexpected
+from ecabinet.web.common import handle_error, handle_http_error, handle_unexpected
 from ecabinet.web.routes import ROUTES
 from ecabinet.web.security import SecurityHeaders
 
@@ -132,7 +133,11 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     web = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={EcabinetError: handle_error, Exception: handle_unexpected},
+        exception_handlers={
+            EcabinetError: handle_error,
+            HTTPException: handle_http_error,
+            Exception: handle_unexpected,
+        },
         lifespan=lifespan,
     )
     web.state.runtime = rt

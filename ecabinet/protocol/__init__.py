@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ecabinet.protocol.roles import Role, Roles
 
+# The cookie that carries a browser's sign-in session (clients may send a bearer token instead).
+SESSION_COOKIE = "ecabinet_session"
 # Who receives an event: the whole meeting (observers may get a redacted payload), the chair
 # and secretaries, or one user's own devices.
 Audience = Literal["meeting", "staff", "user"]

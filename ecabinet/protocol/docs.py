@@ -172,6 +172,9 @@ def _endpoint(spec: EndpointSpec) -> list[str]:
     out.append("")
     if spec.body is not None:
         out += ["Body:", "", *fields_table(spec.body), ""]
+    if spec.form is not None:
+        out += ["Form (`multipart/form-data`): the file as `file`, and:", "",
+                *fields_table(spec.form), ""]
     return out
 
 

@@ -60,6 +60,7 @@ async def read_agenda(request: Request) -> Response:
     A,
     roles=EDITORS,
     body=agenda_edit.ItemIn,
+    status=201,
     summary="Insert an item under `parent_id` (null: top level) at `position` (0-based; "
     "default last); later items move down. Emits `agenda.changed`.",
     errors=(*EDIT_ERRORS, "invalid_agenda_position"),
@@ -133,6 +134,7 @@ async def remove_item(request: Request) -> Response:
     D,
     roles=EDITORS,
     body=agenda_edit.DocumentLink,
+    status=201,
     summary="Attach a document of the meeting to the item at `position` (default last).",
     errors=(
         *EDIT_ERRORS,

@@ -12,13 +12,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from ecabinet.core.errors import EcabinetError, RateLimited, Unauthenticated
 from ecabinet.core.logs import get_logger
 from ecabinet.core.validation import validate
-from ecabinet.protocol import endpoint
+from ecabinet.protocol import SESSION_COOKIE, endpoint
 from ecabinet.protocol.roles import ANYONE, SIGNED_IN
 from ecabinet.runtime import Runtime
 from ecabinet.services import accounts, audit
 from ecabinet.storage.models import User
 from ecabinet.web.common import (
-    SESSION_COOKIE,
     json_body,
     require_user,
     runtime,
@@ -156,6 +155,7 @@ async def signin_page(request: Request) -> Response:
     "/signin",
     roles=ANYONE,
     summary="Sign in from the HTML form (CSRF token required); sets the session cookie.",
+    status=303,
     errors=("csrf_failed", "bad_credentials", "signin_rate_limited"),
 )
 async def signin_form(request: Request) -> Response:
@@ -192,6 +192,8 @@ async def signin_form(request: Request) -> Response:
     "/signout",
     roles=SIGNED_IN,
     summary="Sign out from the HTML form (CSRF token required).",
+    errors=("csrf_failed",),
+    status=303,
 )
 async def signout_form(request: Request) -> Response:
     rt = runtime(request)

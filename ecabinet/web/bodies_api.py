@@ -30,6 +30,7 @@ async def list_bodies(request: Request) -> Response:
     "/api/bodies",
     roles=ADMINS,
     body=bodies.BodyIn,
+    status=201,
     summary="Create a body with its rules of procedure (quorum fraction and strictness, "
     "default majority).",
     errors=(*ADMIN_ERRORS, "body_name_taken"),

@@ -6,18 +6,26 @@ import json
 from typing import TypeVar
 
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from ecabinet.core.errors import EcabinetError, InvalidInput, RateLimited, TooLarge, Unauthenticated
+from ecabinet.core.errors import (
+    EcabinetError,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    Unauthenticated,
+)
 from ecabinet.core.logs import get_logger
 from ecabinet.core.validation import validate
+from ecabinet.protocol import SESSION_COOKIE
 from ecabinet.runtime import Runtime
 from ecabinet.services import accounts
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
-SESSION_COOKIE = "ecabinet_session"
 MAX_JSON_BYTES = 1024 * 1024
 
 
@@ -81,6 +89,28 @@ async def handle_error(request: Request, exc: Exception) -> Response:
             request, "error.html", {"error": exc}, status_code=exc.status, headers=headers
         )
     return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
+
+
+class MethodNotAllowed(EcabinetError):
+    code = "method_not_allowed"
+    status = 405
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route, a method the route does not serve) in the
+    same shape as every other error."""
+    assert isinstance(exc, HTTPException)
+    error: EcabinetError
+    if exc.status_code == 405:
+        error = MethodNotAllowed("Phương thức không được hỗ trợ (method not allowed).")
+    elif exc.status_code == 404:
+        error = NotFound("Không tìm thấy địa chỉ này (not found).")
+    else:
+        error = EcabinetError(str(exc.detail), code="http_error")
+        error.status = exc.status_code
+    response = await handle_error(request, error)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

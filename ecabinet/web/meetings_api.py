@@ -41,6 +41,7 @@ def _pid(request: Request) -> int:
     roles=SIGNED_IN,
     body=meetings_admin.MeetingIn,
     summary="Create a draft meeting. Admins: for any body or none. A body's secretary: for "
+    status=201,
     "that body, and becomes the meeting's secretary. `invite_members` adds the body's members.",
     errors=("not_body_secretary", "body_not_found", "invalid_times", "invalid_payload"),
 )
@@ -148,6 +149,7 @@ async def list_participants(request: Request) -> Response:
     roles=EDITORS,
     body=participants.ParticipantIn,
     summary="Add a user with a role, voting right (default: chairs and delegates vote) and "
+    status=201,
     "weight; emits `participants.changed`.",
     errors=(*EDIT_ERRORS, "unknown_user", "participant_exists", "observer_cannot_vote"),
 )

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from ecabinet.core.errors import Forbidden
-from ecabinet.protocol import endpoint
+from ecabinet.protocol import Empty, endpoint
 from ecabinet.protocol.roles import EDITORS, STAFF
 from ecabinet.services import audit
 from ecabinet.services.accounts import SessionInfo
@@ -45,6 +45,8 @@ def _may_import_some(session: Session, me: SessionInfo) -> None:
     "POST",
     "/api/packs",
     roles=EDITORS,
+    form=Empty,
+    status=201,
     summary="Import a meeting pack: a zip (`meeting.yaml` and its files) sent as the "
     "multipart field `file` (size limit: ECABINET_MAX_UPLOAD_MB). Admins import any pack, a "
     "body's secretary packs of that body. `?publish=true` publishes it at once. All or "

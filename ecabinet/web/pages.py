@@ -113,6 +113,7 @@ async def home(request: Request) -> Response:
     summary="Switch the pages' language (form field `locale`: vi or en; CSRF token required); "
     "remembered in a cookie and, when signed in, in the account's setting.",
     errors=("csrf_failed",),
+    status=303,
 )
 async def switch_locale(request: Request) -> Response:
     rt = runtime(request)

@@ -20,6 +20,7 @@ from ecabinet.web import (
     health,
     live_api,
     meetings_api,
+    openapi_api,
     packs_api,
     pages,
     polls_api,
@@ -28,7 +29,7 @@ from ecabinet.web import (
 # The modules whose handlers are declared: imported for their ``@endpoint`` declarations.
 MODULES = (
     agenda_api, annotations_api, auth, bodies_api, documents, health, live_api, meetings_api,
-    packs_api, pages, polls_api,
+    openapi_api, packs_api, pages, polls_api,
 )
 
 
