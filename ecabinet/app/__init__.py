@@ -31,6 +31,7 @@ from ecabinet.storage import migrate
 from ecabinet.storage.database import Database
 from ecabinet.web.common import handle_error, handle_http_error, handle_unexpected
 from ecabinet.web.routes import ROUTES
+from ecabinet.web.locale import request_locale
 from ecabinet.web.security import SecurityHeaders
 
 log = get_logger(__name__)
@@ -56,7 +57,7 @@ def templates_for(settings: Settings) -> Jinja2Templates:
     templates = Jinja2Templates(directory=settings.clients_dir / "web" / "templates")
     templates.env.globals["app_name"] = "eCabinet"
     templates.env.globals["timezone"] = settings.timezone
-    i18n.install(templates.env, settings.clients_dir / "web" / "i18n")
+    i18n.install(templates.env, settings.clients_dir / "web" / "i18n", request_locale)
     zone = ZoneInfo(settings.timezone)
 
     def localtime(value: str | datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:

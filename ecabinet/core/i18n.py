@@ -6,20 +6,21 @@ block and use the same keys, so one file per language holds every string people 
 Vietnamese is the default and the fallback for a key a catalog lacks.
 
 The locale of a request: an explicit ``?lang=`` switch, else the ``ecabinet_lang`` cookie (set by
-the language switch), else the signed-in user's setting, else Vietnamese.
+the language switch), else the signed-in user's setting, else Vietnamese (``choose``; the web
+adapter reads those from the request and hands ``install`` its reader).
 """
 
 from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
-from starlette.requests import Request
 
 LOCALES = ("vi", "en")
 DEFAULT_LOCALE = "vi"
@@ -73,29 +74,24 @@ def normalise(value: str | None) -> str | None:
     return short if short in LOCALES else None
 
 
-def locale_of(request: Request, user_locale: str | None = None) -> str:
-    """Explicit switch, then the language cookie, then the user's setting, then Vietnamese."""
-    for candidate in (
-        request.query_params.get("lang"),
-        request.cookies.get(LANG_COOKIE),
-        user_locale,
-    ):
+def choose(*candidates: str | None) -> str:
+    """The first of ``candidates`` that names a locale we have (most explicit first), else
+    Vietnamese."""
+    for candidate in candidates:
         locale = normalise(candidate)
         if locale:
             return locale
     return DEFAULT_LOCALE
 
 
-def request_locale(request: Request) -> str:
-    """The locale chosen for this request by a page handler, or worked out from the request."""
-    chosen = getattr(request.state, "locale", None)
-    if isinstance(chosen, str) and chosen in LOCALES:
-        return chosen
-    return locale_of(request)
+def install(
+    env: Environment, folder: Path, request_locale: Callable[[Any], str] | None = None
+) -> Catalogs:
+    """Make ``t()``, ``locale``-aware helpers and the catalogs available to every template.
 
-
-def install(env: Environment, folder: Path) -> Catalogs:
-    """Make ``t()``, ``locale``-aware helpers and the catalogs available to every template."""
+    A template rendered without an explicit ``locale`` takes the one ``request_locale`` gives
+    for its ``request`` (Vietnamese without either).
+    """
     catalogs = catalogs_for(folder)
 
     def _locale(ctx: Context) -> str:
@@ -103,7 +99,9 @@ def install(env: Environment, folder: Path) -> Catalogs:
         if isinstance(explicit, str) and explicit in LOCALES:
             return explicit
         request = ctx.get("request")
-        return request_locale(request) if isinstance(request, Request) else DEFAULT_LOCALE
+        if request is None or request_locale is None:
+            return DEFAULT_LOCALE
+        return request_locale(request)
 
     @pass_context
     def t(ctx: Context, key: str, **values: Any) -> str:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from ecabinet.core.errors import EcabinetError, RateLimited, Unauthenticated
-from ecabinet.core.logs import get_logger
+from ecabinet.core.errors import EcabinetError
 from ecabinet.core.validation import validate
 from ecabinet.protocol import SESSION_COOKIE, endpoint
 from ecabinet.protocol.roles import ANYONE, SIGNED_IN
 from ecabinet.runtime import Runtime
-from ecabinet.services import accounts, audit
-from ecabinet.storage.models import User
+from ecabinet.services.accounts import signin
 from ecabinet.web.common import (
     json_body,
     require_user,
@@ -25,88 +22,22 @@ from ecabinet.web.common import (
 )
 from ecabinet.web.security import CSRF_COOKIE, CSRF_FIELD, check_csrf, csrf_token
 
-log = get_logger(__name__)
-
 
 class SignInRequest(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
 
 
-def user_json(user: User | accounts.SessionInfo) -> dict[str, Any]:
-    if isinstance(user, accounts.SessionInfo):
-        return {
-            "id": user.user_id,
-            "username": user.username,
-            "full_name": user.full_name,
-            "is_admin": user.is_admin,
-            "locale": user.locale,
-        }
-    return {
-        "id": user.id,
-        "username": user.username,
-        "full_name": user.full_name,
-        "is_admin": user.is_admin,
-        "locale": user.locale,
-    }
-
-
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def sign_in(
-    rt: Runtime, request: Request, creds: SignInRequest, *, kind: str
-) -> tuple[str, User]:
-    """Check rate limits, then credentials; return a new session token and the user."""
-    account_key = creds.username.strip().lower()
-    address = client_address(request)
-    wait = max(
-        rt.signin_by_account.retry_after(account_key), rt.signin_by_address.retry_after(address)
-    )
-    if wait > 0:
-        rt.metrics.signins.labels("limited").inc()
-        raise RateLimited(
-            f"Quá nhiều lần đăng nhập sai; thử lại sau {int(wait) + 1} giây.",
-            retry_after=wait,
-            code="signin_rate_limited",
-        )
-
-    def check(session: Any) -> tuple[str, User]:
-        user = accounts.authenticate(session, creds.username, creds.password)
-        audit.record(
-            session,
-            audit.SIGNIN_OK,
-            actor_id=user.id,
-            subject=user.username,
-            details={"kind": kind},
-            address=address,
-        )
-        token = accounts.open_session(
-            session,
-            user,
-            days=rt.settings.session_days,
-            kind=kind,
-            user_agent=request.headers.get("user-agent", ""),
-            address=address,
-        )
-        return token, user
-
-    try:
-        token, user = await rt.db.write(check)
-    except Unauthenticated:
-        await rt.db.write(
-            audit.record, audit.SIGNIN_FAILED, subject=account_key[:64], address=address
-        )
-        rt.signin_by_account.hit(account_key)
-        rt.signin_by_address.hit(address)
-        rt.metrics.signins.labels("failed").inc()
-        log.info("signin.failed", username=account_key, address=address)
-        raise
-    rt.signin_by_account.reset(account_key)
-    rt.metrics.signins.labels("ok").inc()
-    log.info("signin.ok", username=user.username, full_name=user.full_name, kind=kind)
-    return token, user
+async def sign_in(request: Request, creds: SignInRequest, *, kind: str) -> signin.SignedIn:
+    rt = runtime(request)
+    limits = signin.Limits(rt.signin_by_account, rt.signin_by_address, rt.metrics)
+    attempt = signin.Attempt(creds.username, creds.password, kind, client_address(request),
+                             request.headers.get("user-agent", ""))
+    return await signin.sign_in(rt.db, limits, attempt, days=rt.settings.session_days)
 
 
 def set_session_cookie(rt: Runtime, response: Response, token: str) -> None:
@@ -168,7 +99,7 @@ async def signin_form(request: Request) -> Response:
         creds = validate(
             SignInRequest, {"username": username, "password": form.get("password", "")}
         )
-        token, _user = await sign_in(rt, request, creds, kind="cookie")
+        signed_in = await sign_in(request, creds, kind="cookie")
     except EcabinetError as exc:
         return rt.templates.TemplateResponse(
             request,
@@ -183,7 +114,7 @@ async def signin_form(request: Request) -> Response:
             status_code=exc.status,
         )
     response = RedirectResponse(next_url, status_code=303)
-    set_session_cookie(rt, response, token)
+    set_session_cookie(rt, response, signed_in.token)
     return response
 
 
@@ -201,7 +132,7 @@ async def signout_form(request: Request) -> Response:
     check_csrf(request, form.get(CSRF_FIELD))
     token = session_token(request)
     if token:
-        await rt.db.write(accounts.close_session, token)
+        await signin.sign_out(rt.db, token)
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -219,10 +150,9 @@ async def signout_form(request: Request) -> Response:
     errors=("invalid_payload", "json_required", "bad_credentials", "signin_rate_limited"),
 )
 async def api_signin(request: Request) -> Response:
-    rt = runtime(request)
     creds = await json_body(request, SignInRequest)
-    token, user = await sign_in(rt, request, creds, kind="token")
-    return JSONResponse({"token": token, "user": user_json(user)})
+    signed_in = await sign_in(request, creds, kind="token")
+    return JSONResponse({"token": signed_in.token, "user": signed_in.user})
 
 
 @endpoint("POST", "/api/auth/signout", roles=SIGNED_IN, summary="End this session.")
@@ -231,7 +161,7 @@ async def api_signout(request: Request) -> Response:
     await require_user(request)
     token = session_token(request)
     assert token is not None
-    await rt.db.write(accounts.close_session, token)
+    await signin.sign_out(rt.db, token)
     response = JSONResponse({"ok": True})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -247,21 +177,9 @@ async def api_signout_all(request: Request) -> Response:
     """Sign the caller out on every device (a lost tablet) and drop their live sockets."""
     rt = runtime(request)
     me = await require_user(request)
-
-    def end_all(session: Any) -> list[int]:
-        audit.record(
-            session,
-            audit.SIGNOUT_ALL,
-            actor_id=me.user_id,
-            subject=me.username,
-            address=client_address(request),
-        )
-        return accounts.close_all_sessions(session, me.user_id)
-
-    ended = await rt.db.write(end_all)
+    ended = await signin.sign_out_everywhere(rt.db, me, client_address(request))
     if rt.sockets is not None:
         await rt.sockets.end_sessions(ended)
-    log.info("signout.everywhere", username=me.username, sessions=len(ended))
     response = JSONResponse({"ok": True, "sessions_ended": len(ended)})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -270,5 +188,5 @@ async def api_signout_all(request: Request) -> Response:
 @endpoint("GET", "/api/me", roles=SIGNED_IN, summary="The signed-in user.")
 async def api_me(request: Request) -> Response:
     me = await require_user(request)
-    return JSONResponse({"user": user_json(me)})
+    return JSONResponse({"user": signin.user_view(me)})
 

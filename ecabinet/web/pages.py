@@ -12,26 +12,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from ecabinet.core import i18n
-from ecabinet.core.errors import Forbidden
 from ecabinet.protocol import endpoint
-from ecabinet.protocol.roles import (
-    ANYONE,
-    CHAIR_AND_SECRETARY,
-    MEETING_READERS,
-    SIGNED_IN,
-    STAFF,
-)
-from ecabinet.services.accounts import SessionInfo
-from ecabinet.services.kernel.context import Actor, load_actor
-from ecabinet.services.meetings import list_my_meetings
-from ecabinet.storage.models import Meeting, User
+from ecabinet.protocol.roles import ANYONE, MEETING_READERS, SIGNED_IN, STAFF
+from ecabinet.services.accounts import SessionInfo, signin
+from ecabinet.services.meetings import list_my_meetings, screens
 from ecabinet.web.auth import safe_next
 from ecabinet.web.common import optional_user, require_user, runtime
+from ecabinet.web.locale import locale_of
 from ecabinet.web.security import CSRF_COOKIE, CSRF_FIELD, check_csrf, csrf_token
 
 LANG_COOKIE_DAYS = 365
@@ -47,7 +38,7 @@ def render(
 ) -> Response:
     """Render a page in the reader's language, with a CSRF token for its forms."""
     rt = runtime(request)
-    request.state.locale = i18n.locale_of(request, me.locale if me else None)
+    request.state.locale = locale_of(request, me.locale if me else None)
     token = csrf_token(request)
     response = rt.templates.TemplateResponse(
         request,
@@ -89,21 +80,8 @@ async def home(request: Request) -> Response:
     me = await optional_user(request)
     if me is None:
         return RedirectResponse("/signin", status_code=303)
-    meetings = await rt.db.read(list_my_meetings, me.user_id, is_admin=me.is_admin)
-    groups = {
-        "in_session": [m for m in meetings if m["status"] == "in_session"],
-        "upcoming": [m for m in meetings if m["status"] in ("draft", "published")],
-        "past": [m for m in meetings if m["status"] in ("closed", "archived")],
-    }
-    # Past meetings: the most recent first.
-    groups["past"].reverse()
-    can_prepare = me.is_admin or any(m["role"] == "secretary" for m in meetings)
-    return render(
-        request,
-        "home.html",
-        {"groups": groups, "can_prepare": can_prepare, "page_data": {"user": _user_json(me)}},
-        me=me,
-    )
+    mine = await rt.db.read(screens.home, me)
+    return render(request, "home.html", {**mine, "page_data": {"user": _user_json(me)}}, me=me)
 
 
 @endpoint(
@@ -122,14 +100,7 @@ async def switch_locale(request: Request) -> Response:
     locale = i18n.normalise(str(form.get("locale", ""))) or i18n.DEFAULT_LOCALE
     me = await optional_user(request)
     if me is not None and me.locale != locale:
-
-        def remember(session: Session) -> None:
-            user = session.get(User, me.user_id)
-            if user is not None:
-                user.locale = locale
-                session.add(user)
-
-        await rt.db.write(remember)
+        await rt.db.write(signin.set_locale, me.user_id, locale)
     response = RedirectResponse(safe_next(str(form.get("next", "/"))), status_code=303)
     response.set_cookie(
         i18n.LANG_COOKIE,
@@ -142,28 +113,19 @@ async def switch_locale(request: Request) -> Response:
     return response
 
 
-async def _room_page(request: Request, face: str) -> Response:
+async def _room_page(request: Request, face: screens.Face) -> Response:
     rt = runtime(request)
     me = await optional_user(request)
     if me is None:
         return to_signin(request)
     meeting_id: int = request.path_params["meeting_id"]
-
-    def read(session: Session) -> tuple[Meeting, Actor]:
-        return load_actor(session, me, meeting_id)
-
-    meeting, actor = await rt.db.read(read)
-    role = actor.role.value if actor.role else None
-    if face == "chair" and not (role in CHAIR_AND_SECRETARY or actor.is_admin):
-        raise Forbidden(
-            "Chỉ chủ tọa và thư ký mở được bàn điều khiển (only the chair and secretaries).",
-            code="forbidden_role",
-        )
+    screen = await rt.db.read(screens.open_screen, me, meeting_id, face)
+    actor = screen.actor
     data = {
         "meeting_id": meeting_id,
         "face": face,
         "user": _user_json(me),
-        "role": role,
+        "role": screen.role,
         "can_vote": actor.can_vote,
         "participant_id": actor.participant_id,
         "is_admin": actor.is_admin,
@@ -171,7 +133,8 @@ async def _room_page(request: Request, face: str) -> Response:
     return render(
         request,
         "room.html",
-        {"meeting": meeting, "face": face, "role": role, "actor": actor, "page_data": data},
+        {"meeting": screen.meeting, "face": face, "role": screen.role, "actor": actor,
+         "page_data": data},
         me=me,
     )
 
@@ -212,8 +175,7 @@ async def manage_page(request: Request) -> Response:
     me = await optional_user(request)
     if me is None:
         return to_signin(request)
-    meetings = await rt.db.read(list_my_meetings, me.user_id, is_admin=me.is_admin)
-    mine = [m for m in meetings if me.is_admin or m["role"] == "secretary"]
+    mine = await rt.db.read(screens.meetings_to_prepare, me)
     return render(
         request,
         "manage.html",
@@ -237,23 +199,17 @@ async def manage_meeting_page(request: Request) -> Response:
     if me is None:
         return to_signin(request)
     meeting_id: int = request.path_params["meeting_id"]
-    meeting, actor = await rt.db.read(lambda s: load_actor(s, me, meeting_id))
-    role = actor.role.value if actor.role else None
-    if not (actor.is_admin or role == "secretary" or role == "chair"):
-        raise Forbidden(
-            "Chỉ thư ký chuẩn bị được cuộc họp (only secretaries prepare meetings).",
-            code="forbidden_role",
-        )
+    screen = await rt.db.read(screens.open_screen, me, meeting_id, "prepare")
     data = {
         "meeting_id": meeting_id,
         "user": _user_json(me),
-        "role": role,
-        "can_edit": actor.is_admin or role == "secretary",
+        "role": screen.role,
+        "can_edit": screen.can_edit,
     }
     return render(
         request,
         "prepare.html",
-        {"meeting": meeting, "role": role, "page_data": data},
+        {"meeting": screen.meeting, "role": screen.role, "page_data": data},
         me=me,
     )
 
