@@ -25,6 +25,7 @@ from ecabinet.realtime import server as realtime_server
 from ecabinet.realtime.publisher import publish
 from ecabinet.rendering.queue import RenderQueue
 from ecabinet.runtime import Runtime
+from ecabinet.services import audit
 from ecabinet.services.documents.rendering import RenderService
 from ecabinet.services.kernel.context import OutEvent
 from ecabinet.storage import migrate
@@ -41,6 +42,8 @@ def open_database(settings: Settings) -> Database:
     """Connect and (by default) migrate; a failure is one ``ConfigError`` line, not a traceback."""
     assert settings.database_url is not None
     db = Database(settings.database_url)
+    assert settings.secret_key is not None and settings.audit_anchor_log is not None
+    audit.configure(db.engine, secret_key=settings.secret_key, anchor_log=settings.audit_anchor_log)
     try:
         db.ping()
         if settings.migrate_on_start:

@@ -164,16 +164,30 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         expect = (int(seq), digest)
     db = open_database(_settings())
     try:
-        problems = db.run_sync(audit.verify, expect)
-        last_seq, last_hash = db.run_sync(audit.head)
+        report = db.run_sync(audit.check, expect)
     finally:
         db.close()
-    for problem in problems:
-        print(f"record {problem.seq}: {problem.message}")
-    if problems:
-        print(f"audit trail BROKEN: {len(problems)} problem(s)")
+    for problem in report.problems:
+        where = "anchor log" if problem.seq is None else f"record {problem.seq}"
+        print(f"{where}: {problem.message}")
+    if report.keyed_from is not None and report.keyed_from > 1:
+        print(
+            f"records 1–{report.keyed_from - 1} were written before the chain was keyed "
+            "(plain SHA-256)"
+        )
+    if report.last_anchor is not None:
+        anchor = report.last_anchor
+        print(
+            f"last anchor checked: {anchor} of {anchor.at} "
+            f"({report.anchors_checked} anchor(s) in {report.anchor_log} match)"
+        )
+    else:
+        print(f"no anchor checked: none in {report.anchor_log} matches a record")
+    if report.problems:
+        print(f"audit trail BROKEN: {len(report.problems)} problem(s)")
         return 1
-    print(f"audit trail intact: {last_seq} records, head {last_seq}:{last_hash}")
+    seq, digest = report.head
+    print(f"audit trail intact: {report.records} records, head {seq}:{digest}")
     return 0
 
 
@@ -183,10 +197,10 @@ def cmd_audit_head(args: argparse.Namespace) -> int:
 
     db = open_database(_settings())
     try:
-        seq, digest = db.run_sync(audit.head)
+        anchor = db.run_sync(audit.current_anchor)  # also appended to the anchor log
     finally:
         db.close()
-    print(f"{seq}:{digest}")
+    print(anchor)
     return 0
 
 
@@ -272,26 +286,31 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(func=cmd_user_add)
 
     audit_cmd = sub.add_parser(
-        "audit", help="check the audit trail", description="Check the hash-chained audit trail."
+        "audit",
+        help="check the audit trail",
+        description="Check the audit trail (a chain keyed with the server secret) against the "
+        "anchors kept outside the database (ECABINET_AUDIT_ANCHOR_LOG).",
     )
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
     verify = audit_sub.add_parser(
         "verify",
-        help="recompute the chain and report changed or removed records",
-        description="Recompute the audit trail's hash chain; exit 1 when a record was changed, "
-        "removed or inserted.",
+        help="recompute the chain, check it against the anchor log, report what changed",
+        description="Recompute the audit trail's keyed hash chain and check every anchor in the "
+        "anchor log; exit 1 when a record was changed, removed, inserted or forged, or records "
+        "were cut from the end up to an anchor. Prints the last anchor it checked against.",
     )
     verify.add_argument(
         "--expect",
         metavar="SEQ:HASH",
-        help="a head printed earlier by `ecabinet audit head`, to also detect "
-        "records removed from the end",
+        help="a head printed earlier (`ecabinet audit head`, the minutes) and kept elsewhere, "
+        "checked as one more anchor",
     )
     verify.set_defaults(func=cmd_audit_verify)
     head = audit_sub.add_parser(
         "head",
-        help="print the latest record as SEQ:HASH",
-        description="Print the latest record's number and hash, to keep outside the database.",
+        help="print the latest record as SEQ:HASH and append it to the anchor log",
+        description="Print the latest record's number and hash, to keep outside the database; "
+        "it is also appended to the anchor log.",
     )
     head.set_defaults(func=cmd_audit_head)
     add_pack_commands(sub)

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None, description="Secret for signing; generated into the data folder when unset"
     )
+    audit_anchor_log: Path | None = Field(
+        default=None,
+        description="File the audit trail's head is appended to (outside the database); "
+        "default: audit-anchors.log in the data folder. Point it at other storage",
+    )
     host: str = Field(default="127.0.0.1", description="Address to listen on")
     port: int = Field(default=8000, ge=0, le=65535, description="Port to listen on")
     max_upload_mb: int = Field(default=200, ge=1, description="Largest accepted upload, in MiB")
@@ -109,8 +114,18 @@ class Settings(BaseSettings):
         secret_key = self.secret_key or _load_or_create_secret(data_dir)
         if len(secret_key) < 16:
             raise ConfigError("ECABINET_SECRET_KEY", "must be at least 16 characters")
+        anchor_log = (self.audit_anchor_log or data_dir / "audit-anchors.log").expanduser()
+        if not anchor_log.parent.is_dir():
+            raise ConfigError(
+                "ECABINET_AUDIT_ANCHOR_LOG", f"no folder {anchor_log.parent} for the anchor log"
+            )
         return self.model_copy(
-            update={"data_dir": data_dir, "database_url": database_url, "secret_key": secret_key}
+            update={
+                "data_dir": data_dir,
+                "database_url": database_url,
+                "secret_key": secret_key,
+                "audit_anchor_log": anchor_log.resolve(),
+            }
         )
 
 
