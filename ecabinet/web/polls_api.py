@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -9,7 +10,6 @@ from starlette.responses import JSONResponse, Response
 
 from ecabinet.protocol import endpoint
 from ecabinet.protocol.roles import MEETING_READERS
-from ecabinet.services import audit
 from ecabinet.services.voting import export as poll_export
 from ecabinet.web.common import require_user, runtime
 from ecabinet.web.prep_common import meeting_read
@@ -49,10 +49,8 @@ async def list_polls(request: Request) -> Response:
     errors=ERRORS,
 )
 async def result_json(request: Request) -> Response:
-    meeting_id, poll_id = _ids(request)
-    doc = await meeting_read(request, meeting_id, MEETING_READERS, "poll.result",
-                             poll_export.result_document, poll_id)
-    await _audit_export(request, poll_id, meeting_id, "json")
+    doc = await _export(request, "json")
+    _meeting_id, poll_id = _ids(request)
     return JSONResponse(doc, headers=_attachment(f"bieu-quyet-{poll_id}.json"))
 
 
@@ -65,21 +63,18 @@ async def result_json(request: Request) -> Response:
     errors=ERRORS,
 )
 async def result_csv(request: Request) -> Response:
-    meeting_id, poll_id = _ids(request)
-    doc = await meeting_read(request, meeting_id, MEETING_READERS, "poll.result",
-                             poll_export.result_document, poll_id)
-    await _audit_export(request, poll_id, meeting_id, "csv")
+    doc = await _export(request, "csv")
+    _meeting_id, poll_id = _ids(request)
     return Response(poll_export.result_csv(doc), media_type="text/csv; charset=utf-8",
                     headers=_attachment(f"bieu-quyet-{poll_id}.csv"))
 
 
-async def _audit_export(request: Request, poll_id: int, meeting_id: int, fmt: str) -> None:
+async def _export(request: Request, fmt: str) -> dict[str, Any]:
     me = await require_user(request)
-    await runtime(request).db.write(
-        audit.record, audit.EXPORT, actor_id=me.user_id, subject=f"poll:{poll_id}",
-        details={"what": "poll_result", "format": fmt, "meeting_id": meeting_id},
-        address=request.client.host if request.client else "",
-    )
+    meeting_id, poll_id = _ids(request)
+    address = request.client.host if request.client else ""
+    return await poll_export.export_result(
+        runtime(request).db, me, meeting_id, poll_id, fmt, address)
 
 
 def _attachment(filename: str) -> dict[str, str]:

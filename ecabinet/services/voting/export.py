@@ -14,7 +14,10 @@ from sqlmodel import Session
 
 from ecabinet.core.errors import Conflict, NotFound
 from ecabinet.domain.voting import PollStatus
-from ecabinet.services.kernel.context import Actor
+from ecabinet.protocol.roles import MEETING_READERS
+from ecabinet.services import audit
+from ecabinet.services.accounts import SessionInfo
+from ecabinet.services.kernel.context import Actor, load_actor, require_roles
 from ecabinet.services.voting.views import (
     is_confidential,
     meeting_polls,
@@ -22,6 +25,7 @@ from ecabinet.services.voting.views import (
     redacted_result,
     sees_redacted,
 )
+from ecabinet.storage.database import Database
 from ecabinet.storage.models import Meeting, Poll, utcnow
 
 OUTCOMES = {
@@ -125,3 +129,21 @@ def result_csv(doc: dict[str, Any]) -> str:
             chosen = "; ".join(labels.get(c, c) for c in v["choice"]) or "(phiếu trắng)"
             w.writerow([v["full_name"], v["weight"], chosen, v["cast_by_name"] or ""])
     return out.getvalue()
+
+
+async def export_result(
+    db: Database, user: SessionInfo, meeting_id: int, poll_id: int, fmt: str, address: str
+) -> dict[str, Any]:
+    """A poll's result for download as ``fmt`` (json or csv: ``result_csv`` writes the sheet),
+    as ``result_document`` gives it; every export goes into the audit trail."""
+
+    def export(session: Session) -> dict[str, Any]:
+        meeting, actor = load_actor(session, user, meeting_id)
+        require_roles(actor, MEETING_READERS, "poll.result")
+        doc = result_document(session, actor, meeting, poll_id)
+        audit.record(session, audit.EXPORT, actor_id=user.user_id, subject=f"poll:{poll_id}",
+                     details={"what": "poll_result", "format": fmt, "meeting_id": meeting_id},
+                     address=address)
+        return doc
+
+    return await db.write(export)
