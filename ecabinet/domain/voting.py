@@ -183,7 +183,22 @@ TRANSITIONS: dict[PollStatus, frozenset[PollStatus]] = {
 }
 
 
-def check_transition(current: PollStatus, target: PollStatus) -> None:
+def check_transition(current: PollStatus, target: PollStatus, *, secret: bool = False) -> None:
+    """Refuse a move the lifecycle has no arrow for.
+
+    A closed secret poll can only be published: its totals have been computed and shown to the
+    chair, so cancelling it and voting again would let whoever closed it right after one member
+    voted learn that member's choice and then discard the evidence (issue #14, finding 8).
+    """
+    if secret and current is PollStatus.CLOSED and target in (PollStatus.OPEN,
+                                                               PollStatus.CANCELLED):
+        raise Refusal(
+            "secret_poll_closed",
+            "Phiếu kín đã kết thúc và đã kiểm phiếu: không thể hủy hay mở lại; kết quả được "
+            "giữ trong hồ sơ cuộc họp (a closed secret poll can be neither cancelled nor "
+            "reopened).",
+            {"from": current.value, "to": target.value},
+        )
     if target not in TRANSITIONS[current]:
         raise Refusal(
             "invalid_poll_status",

@@ -198,6 +198,13 @@ def test_definitions_and_transitions() -> None:
         with pytest.raises(Refusal) as refused:
             check_transition(current, target)
         assert refused.value.code == "invalid_poll_status"
+    # A closed secret poll goes only to publication (issue #14): no cancel, no reopening.
+    check_transition(PollStatus.CLOSED, PollStatus.PUBLISHED, secret=True)
+    check_transition(PollStatus.OPEN, PollStatus.CANCELLED, secret=True)
+    for target in (PollStatus.CANCELLED, PollStatus.OPEN):
+        with pytest.raises(Refusal) as refused:
+            check_transition(PollStatus.CLOSED, target, secret=True)
+        assert refused.value.code == "secret_poll_closed"
 
 
 def test_named_lists_follow_vietnamese_order() -> None:

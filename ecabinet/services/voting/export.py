@@ -22,6 +22,7 @@ from ecabinet.services.voting.views import (
     is_confidential,
     meeting_polls,
     poll_view,
+    recorded,
     redacted_result,
     sees_redacted,
 )
@@ -44,8 +45,7 @@ def visible_result(session: Session, actor: Actor, poll: Poll) -> dict[str, Any]
     """The result as this caller may read it now, or None."""
     if poll.result is None:
         return None
-    status = PollStatus(poll.status)
-    if status is PollStatus.PUBLISHED or (status is PollStatus.CLOSED and _staff(actor)):
+    if recorded(poll) or (poll.status == PollStatus.CLOSED.value and _staff(actor)):
         if sees_redacted(actor) and is_confidential(session, poll):
             return redacted_result(poll, poll.result)
         return poll.result

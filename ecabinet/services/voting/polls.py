@@ -213,7 +213,7 @@ def poll_update(session: Session, ctx: CommandContext, cmd: PollUpdate) -> dict[
 def _transition(poll: Poll, target: PollStatus) -> PollStatus:
     current = PollStatus(poll.status)
     try:
-        voting.check_transition(current, target)
+        voting.check_transition(current, target, secret=poll.secret)
     except Refusal as exc:
         raise refused(exc, Conflict) from None
     poll.status = target.value
@@ -236,8 +236,8 @@ def _redacted_view(session: Session, poll: Poll) -> Any:
 @command("poll.open", PollRef, roles=CHAIR,
          summary="Open a draft poll for voting (the meeting in session, no other poll open, "
          "quorum reached). Ack: `{poll_id, status}`.",
-         errors=("poll_not_found", "invalid_poll_status", "meeting_not_in_session",
-                 "poll_already_open", "no_quorum"))
+         errors=("poll_not_found", "invalid_poll_status", "secret_poll_closed",
+                 "meeting_not_in_session", "poll_already_open", "no_quorum"))
 def poll_open(session: Session, ctx: CommandContext, cmd: PollRef) -> dict[str, Any]:
     meeting = ctx.meeting
     assert meeting.id is not None
@@ -332,15 +332,31 @@ def poll_publish(session: Session, ctx: CommandContext, cmd: PollRef) -> dict[st
 
 
 @command("poll.cancel", PollRef, roles=CHAIR,
-         summary="Cancel a draft, open or closed (unpublished) poll; its ballots count for "
-         "nothing. Ack: `{poll_id, status}`.",
-         errors=("poll_not_found", "invalid_poll_status"))
+         summary="Cancel a draft or open poll, or a closed (unpublished) named poll; its "
+         "ballots count for nothing. A closed secret poll cannot be cancelled "
+         "(`secret_poll_closed`). A named poll cancelled after its close keeps its result: "
+         "poll.cancelled carries it into the meeting's record. Ack: `{poll_id, status}`.",
+         errors=("poll_not_found", "invalid_poll_status", "secret_poll_closed"))
 def poll_cancel(session: Session, ctx: CommandContext, cmd: PollRef) -> dict[str, Any]:
     poll = load_poll(session, ctx.meeting, cmd.poll_id)
     previous = _transition(poll, PollStatus.CANCELLED)
     session.add(poll)
+    if poll.secret and previous is PollStatus.OPEN:
+        # As at a close: a database copy taken later must not find the ballots in cast order.
+        assert poll.id is not None
+        ballots.rekey_secret_ballots(session, poll.id)
     _audit(ctx, audit.POLL_CANCELLED, poll, previous_status=previous.value)
-    ctx.emit("poll.cancelled", PollCancelled(poll_id=cmd.poll_id, previous_status=previous.value))
+    # A result once counted stays in the record: cancelling must not be a way to bury it.
+    result = PollResult.model_validate(poll.result) if poll.result is not None else None
+    hidden = None
+    if result is not None and is_confidential(session, poll):
+        assert poll.result is not None
+        hidden = PollCancelled(
+            poll_id=cmd.poll_id, previous_status=previous.value,
+            result=PollResult.model_validate(redacted_result(poll, poll.result)),
+        )
+    ctx.emit("poll.cancelled", PollCancelled(poll_id=cmd.poll_id, previous_status=previous.value,
+                                             result=result), observer_payload=hidden)
     return {"poll_id": poll.id, "status": poll.status}
 
 

@@ -155,6 +155,7 @@ class PollPublished(Schema):
 class PollCancelled(Schema):
     poll_id: int
     previous_status: str
+    result: PollResult | None  # the result counted at the close, for a poll cancelled after it
 
 
 event("poll.draft", PollDraft, audience="staff", logged=False, sent_by="poll.create, poll.update",
@@ -182,8 +183,9 @@ event("poll.published", PollPublished, audience="meeting", sent_by="poll.publish
       "percentages, passed or rejected by the rule with the reason, and the named list for a "
       "named poll. Observers get confidential items redacted.")
 event("poll.cancelled", PollCancelled, audience="meeting", sent_by="poll.cancel",
-      summary="The chair cancelled a poll (a draft, an open or a closed one); its ballots "
-      "count for nothing.")
+      summary="The chair cancelled a poll (a draft, an open one, or a closed named one); its "
+      "ballots count for nothing. A poll cancelled after its close carries the result it had, "
+      "so that the meeting's record keeps it (observers get confidential items redacted).")
 
 
 def spec_of(poll: Poll) -> PollSpec:
@@ -244,6 +246,13 @@ def redacted_result(poll: Poll, result: dict[str, Any]) -> dict[str, Any]:
         "reason": "Kết quả biểu quyết nội dung mật (result of a confidential item).",
         "votes": None,
     }
+
+
+def recorded(poll: Poll) -> bool:
+    """Whether the poll's result is in the meeting's record, for everyone in the meeting to
+    read: once published, or when a closed poll was cancelled (poll.cancelled carried it)."""
+    return poll.result is not None and poll.status in (PollStatus.PUBLISHED.value,
+                                                       PollStatus.CANCELLED.value)
 
 
 def is_confidential(session: Session, poll: Poll) -> bool:
@@ -310,14 +319,14 @@ def meeting_polls(session: Session, meeting_id: int) -> list[Poll]:
 
 @snapshot_part("polls")
 def polls_part(session: Session, actor: Actor, meeting: Meeting) -> list[dict[str, Any]]:
-    """Every poll past its draft, with the result once published."""
+    """Every poll past its draft, with the result once it is in the record."""
     assert meeting.id is not None
     out = []
     for poll in meeting_polls(session, meeting.id):
         if poll.status == PollStatus.DRAFT.value:
             continue
         redact = sees_redacted(actor) and is_confidential(session, poll)
-        result = poll.result if poll.status == PollStatus.PUBLISHED.value else None
+        result = poll.result if recorded(poll) else None
         if result is not None and redact:
             result = redacted_result(poll, result)
         out.append({"poll": poll_view(poll, redact=redact).model_dump(), "result": result})
