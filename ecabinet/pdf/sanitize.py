@@ -1,18 +1,26 @@
-"""Writing a clean copy of a PDF: no scripts, no launch actions, no attached files.
+"""Writing a clean copy of a PDF: only page jumps and web links stay; no scripts, no files.
 
 A meeting pack travels to tablets and to the browser's PDF viewer of anyone who downloads an
-export, so anything that can run code or smuggle a file is removed before the document is stored.
+export, so anything that can run code, reach outside the document or smuggle a file is removed
+before the document is stored. Actions are kept by an **allow-list**: a jump inside the document
+(``GoTo``, a ``/Dest``), a web link (``URI`` with an ``http:`` or ``https:`` address) and the four
+page-turning ``Named`` actions. Every other action goes wherever it is attached (the catalog's
+``/OpenAction`` and ``/AA``, pages', annotations' and form fields' ``/AA``, links' and outline
+items' ``/A``, ``/Next`` chains): ``GoToR`` to a share, ``file:`` and ``javascript:`` links,
+``Launch``, scripts, forms that submit or import, sound, movies, renditions, 3D and rich media,
+and any action type nobody has defined. Sound, movie, screen, 3D, rich-media and file-attachment
+annotations go whole, so do attached files, document-level scripts and XFA forms.
+
 Removal works on PDF objects, not on bytes: MuPDF parses every object (including ones hidden in
 compressed object streams or written with ``#xx`` escapes in names), and the cleaned document is
-saved unencrypted without object streams.
+saved unencrypted without object streams. Three passes over the cross-reference table:
 
-Three passes over the cross-reference table:
-
-1. print every object (dictionary only, not stream data) and find the suspects: objects whose text
-   names a dangerous action, an attachment or a script tree, plus the objects pointing at those;
-2. classify the suspects and, in the suspects and everything pointing at a bad one, delete the
-   dictionary keys and array elements that hold or reference a dangerous thing;
-3. empty the bad objects themselves, so that a reference the first passes missed leads nowhere.
+1. print every object (dictionary only, not stream data) and pick the suspects: objects whose text
+   holds an action key, an action or annotation type, an attachment or a script tree, plus the
+   objects pointing at those (a type may sit behind a reference: ``/S 12 0 R``);
+2. in the suspects, judge every action where it is attached and delete the keys and array elements
+   that hold or reference a removed one; whoever else points at a removed object is cleaned too;
+3. empty the removed objects themselves, so that a reference the first passes missed leads nowhere.
 
 Saving with garbage collection then drops everything no longer referenced.
 """
@@ -31,15 +39,41 @@ from ecabinet.pdf.inspect import open_pdf
 
 _mupdf: Any = pymupdf.mupdf
 
-# Action types that run code, start programs, send data out or pull data in.
+# Every action type of ISO 32000-2 but the kept ones, by the report field that counts it.
 _ACTION_KINDS: Final[dict[str, str]] = {
     "JavaScript": "javascript",
+    "ECMAScript": "javascript",
     "Launch": "launch",
     "SubmitForm": "submit_form",
     "ImportData": "import_data",
-    "GoToE": "other_actions",  # jumps into an embedded file
-    "RichMediaExecute": "other_actions",
+    "GoToR": "external_links",  # another file, on a share (UNC path) or anywhere
+    "GoToE": "external_links",  # into an embedded file
+    "GoToDp": "external_links",  # a document part, possibly of another file
+    "Thread": "external_links",
+    "URI": "external_links",  # unless http(s), see _web_uri
+    "Sound": "media",
+    "Movie": "media",
+    "Rendition": "media",
+    "GoTo3DView": "media",
+    "RichMediaExecute": "media",
+    "Hide": "other_actions",
+    "ResetForm": "other_actions",
+    "SetOCGState": "other_actions",
+    "Trans": "other_actions",
+    "Named": "other_actions",  # unless it only turns pages
 }
+_ACTION_TYPES: Final = frozenset(_ACTION_KINDS) | {"GoTo"}
+_PAGE_TURNS: Final = frozenset({"NextPage", "PrevPage", "FirstPage", "LastPage"})
+_REMOVED_ANNOTATIONS: Final[dict[str, str]] = {
+    "FileAttachment": "file_attachments",
+    "Sound": "media",
+    "Movie": "media",
+    "Screen": "media",
+    "3D": "media",
+    "RichMedia": "media",
+}
+# Keys whose value is an action (or, for /OpenAction, a destination); /AA holds one per trigger.
+_ACTION_KEYS: Final = frozenset({"A", "PA", "OpenAction", "Next"})
 # Keys removed wherever they appear: the names trees of scripts and attachments, a Filespec's
 # embedded file streams, and XFA form templates (which carry their own scripts).
 _DROP_KEYS: Final[dict[str, str]] = {
@@ -49,21 +83,26 @@ _DROP_KEYS: Final[dict[str, str]] = {
     "XFA": "xfa_forms",
 }
 _TOKENS: Final = re.compile(
-    r"/(?:JavaScript|JS|Launch|SubmitForm|ImportData|GoToE|RichMediaExecute|EmbeddedFiles?|"
-    r"FileAttachment|XFA|EF)\b"
+    r"/(?:A|AA|PA|OpenAction|Next|Action|JS|EF|XFA|EmbeddedFiles?|"
+    + "|".join(sorted(_ACTION_TYPES | set(_REMOVED_ANNOTATIONS)))
+    + r")\b"
 )
 _REFERENCE: Final = re.compile(r"(?<![\d.])(\d+)\s+\d+\s+R\b")
+# Viewers and browsers skip blanks and control characters in an address ("java\tscript:").
+_BLANKS: Final = re.compile(r"[\x00-\x20\x7f]+")
 
 
 @dataclass
 class SanitizeReport:
-    """How many of each dangerous thing the clean copy no longer has."""
+    """How many of each removed thing the clean copy no longer has."""
 
     javascript: int = 0
     launch: int = 0
     submit_form: int = 0
     import_data: int = 0
-    other_actions: int = 0
+    external_links: int = 0  # GoToR, GoToE, GoToDp, Thread, URI other than http(s)
+    media: int = 0  # sound, movie, rendition, 3D and rich-media actions and annotations
+    other_actions: int = 0  # Hide, ResetForm, SetOCGState, Trans, other Named, unknown types
     embedded_files: int = 0
     file_attachments: int = 0
     xfa_forms: int = 0
@@ -79,6 +118,8 @@ class SanitizeReport:
             + self.launch
             + self.submit_form
             + self.import_data
+            + self.external_links
+            + self.media
             + self.other_actions
             + self.embedded_files
             + self.file_attachments
@@ -99,33 +140,74 @@ def _name(obj: Any, key: str) -> str:
     return str(_mupdf.pdf_to_name(value)) if _mupdf.pdf_is_name(value) else ""
 
 
-def _classify(obj: Any) -> str:
-    """Return the report field a dictionary counts under if it must go, else ``""``."""
+def _web_uri(action: Any) -> bool:
+    value = _mupdf.pdf_dict_gets(action, "URI")
+    if not _mupdf.pdf_is_string(value):
+        return False
+    address = _BLANKS.sub("", str(_mupdf.pdf_to_text_string(value))).lower()
+    return address.startswith(("http://", "https://"))
+
+
+def _verdict(obj: Any, where_action: bool = False) -> str:
+    """The report field a dictionary counts under if it must go, else ``""`` (it stays).
+
+    ``where_action``: the dictionary sits where an action goes (``/A``, ``/AA`` entries, ...), so
+    a type nobody has defined is an action to remove too. Elsewhere only known action types are
+    judged: ``/S`` also names structure types, transition styles and soft masks.
+    """
     if not _mupdf.pdf_is_dict(obj):
         return ""
-    kind = _ACTION_KINDS.get(_name(obj, "S"), "")
-    if kind:
-        return kind
+    kind = _name(obj, "S")
     if not _mupdf.pdf_is_null(_mupdf.pdf_dict_gets(obj, "JS")):
-        return "javascript"  # e.g. a Rendition action's script
-    if _name(obj, "Subtype") == "FileAttachment":
-        return "file_attachments"
+        return "javascript"  # a script under any type, e.g. a Rendition action's
+    if kind in _ACTION_TYPES or _name(obj, "Type") == "Action" or (where_action and kind):
+        if kind == "GoTo":
+            return ""
+        if kind == "URI" and _web_uri(obj):
+            return ""
+        if kind == "Named" and _name(obj, "N") in _PAGE_TURNS:
+            return ""
+        return _ACTION_KINDS.get(kind, "other_actions")
+    removed = _REMOVED_ANNOTATIONS.get(_name(obj, "Subtype"), "")
+    if removed:
+        return removed
     if _name(obj, "Type") == "EmbeddedFile":
         return "embedded_files"
     return ""
 
 
-class _Cleaner:
-    def __init__(self, report: SanitizeReport, bad: dict[int, str]) -> None:
-        self.report = report
-        self.bad = bad
-        self.files: set[int] = {xref for xref, kind in bad.items() if kind == "embedded_files"}
+def _container(value: Any) -> bool:
+    """A reference, dictionary or array: what may be or hold something to remove."""
+    return bool(
+        _mupdf.pdf_is_indirect(value) or _mupdf.pdf_is_dict(value) or _mupdf.pdf_is_array(value)
+    )
 
-    def _doomed(self, value: Any) -> bool:
-        """Whether an entry must go; an inline bad dict is counted here, a referenced one was."""
+
+class _Cleaner:
+    def __init__(self, report: SanitizeReport) -> None:
+        self.report = report
+        self.bad: dict[int, str] = {}  # removed objects and the field each counts under
+        self.files: set[int] = set()
+
+    def mark(self, xref: int, kind: str) -> None:
+        """Remove the object ``xref`` (emptied at the end), counted once under ``kind``."""
+        if xref not in self.bad:
+            self.bad[xref] = kind
+            if kind == "embedded_files":
+                self.files.add(xref)
+            else:
+                self.report.count(kind)
+
+    def _doomed(self, value: Any, where_action: bool = False) -> bool:
+        """Whether an entry must go; an inline bad dict is counted here, a referenced one once."""
         if _mupdf.pdf_is_indirect(value):
-            return _mupdf.pdf_to_num(value) in self.bad
-        kind = _classify(value)
+            xref = _mupdf.pdf_to_num(value)
+            if xref not in self.bad and where_action:
+                kind = _verdict(_mupdf.pdf_resolve_indirect(value), where_action=True)
+                if kind:
+                    self.mark(xref, kind)
+            return xref in self.bad
+        kind = _verdict(value, where_action)
         if kind and kind != "embedded_files":
             self.report.count(kind)
         return bool(kind)
@@ -150,8 +232,10 @@ class _Cleaner:
     def _clean_dict(self, obj: Any, depth: int) -> None:
         doomed: list[str] = []
         for index in range(_mupdf.pdf_dict_len(obj)):
-            key = str(_mupdf.pdf_to_name(_mupdf.pdf_dict_get_key(obj, index)))
             value = _mupdf.pdf_dict_get_val(obj, index)
+            if not _container(value):
+                continue  # a number, name or string: nothing to judge, nothing inside
+            key = str(_mupdf.pdf_to_name(_mupdf.pdf_dict_get_key(obj, index)))
             if key in _DROP_KEYS:
                 self.report.count(_DROP_KEYS[key])
                 if key == "EF":
@@ -159,17 +243,39 @@ class _Cleaner:
                 else:
                     self.clean(value, depth + 1)  # only to count what goes with it
                 doomed.append(key)
-            elif self._doomed(value):
+            elif key == "Next" and _mupdf.pdf_is_array(value):
+                self._clean_array(value, depth, where_action=True)  # a chain of actions
+            elif key == "AA" and _mupdf.pdf_is_dict(value):
+                if self._doomed(value):
+                    doomed.append(key)  # the triggers' dictionary is itself a removed object
+                else:
+                    # It may be an object of its own; each of its entries is an action.
+                    self._clean_triggers(_mupdf.pdf_resolve_indirect(value), depth)
+            elif self._doomed(value, where_action=key in _ACTION_KEYS):
                 doomed.append(key)
             else:
                 self.clean(value, depth + 1)
         for key in doomed:
             _mupdf.pdf_dict_dels(obj, key)
 
-    def _clean_array(self, obj: Any, depth: int) -> None:
+    def _clean_triggers(self, triggers: Any, depth: int) -> None:
+        doomed: list[str] = []
+        for index in range(_mupdf.pdf_dict_len(triggers)):
+            key = str(_mupdf.pdf_to_name(_mupdf.pdf_dict_get_key(triggers, index)))
+            value = _mupdf.pdf_dict_get_val(triggers, index)
+            if self._doomed(value, where_action=True):
+                doomed.append(key)
+            else:
+                self.clean(value, depth + 1)
+        for key in doomed:
+            _mupdf.pdf_dict_dels(triggers, key)
+
+    def _clean_array(self, obj: Any, depth: int, where_action: bool = False) -> None:
         for index in reversed(range(_mupdf.pdf_array_len(obj))):
             value = _mupdf.pdf_array_get(obj, index)
-            if self._doomed(value):
+            if not _container(value):
+                continue
+            if self._doomed(value, where_action):
                 _mupdf.pdf_array_delete(obj, index)
             else:
                 self.clean(value, depth + 1)
@@ -199,23 +305,27 @@ def _scrub(doc: pymupdf.Document, report: SanitizeReport) -> None:
     pdf = _mupdf.pdf_document_from_fz_document(doc.this)
     sources = _sources(doc)
     tokens = {xref for xref, text in sources.items() if _TOKENS.search(text)}
-    # An action may name its type through a reference (/S 12 0 R), so whoever points at a token
-    # object is classified too.
-    candidates = tokens | _referrers(sources, tokens)
-    bad: dict[int, str] = {}
-    for xref in sorted(candidates):
-        kind = _classify(_mupdf.pdf_load_object(pdf, xref))
+    # A type may be named through a reference (/S 12 0 R to an object that is just /Launch), so
+    # whoever points at such a name is a suspect too.
+    names = {xref for xref in tokens if sources[xref].lstrip().startswith("/")}
+    suspects = tokens | _referrers(sources, names)
+    cleaner = _Cleaner(report)
+    for xref in sorted(suspects):
+        kind = _verdict(_mupdf.pdf_load_object(pdf, xref))
         if kind:
-            bad[xref] = kind
-            if kind != "embedded_files":
-                report.count(kind)
-    cleaner = _Cleaner(report, bad)
-    for xref in sorted(tokens | _referrers(sources, set(bad))):
-        # Bad objects are emptied below; cleaning them first counts what they carry inline
-        # (an attachment annotation's embedded file, say).
-        cleaner.clean(_mupdf.pdf_load_object(pdf, xref))
+            cleaner.mark(xref, kind)
+    # Judging actions where they are attached finds more removed objects; whoever points at one
+    # is cleaned in turn. Bad objects are emptied below, and cleaning them first counts what they
+    # carry inline (an attachment annotation's embedded file, say).
+    cleaned: set[int] = set()
+    todo = suspects
+    while todo:
+        for xref in sorted(todo):
+            cleaner.clean(_mupdf.pdf_load_object(pdf, xref))
+        cleaned |= todo
+        todo = _referrers(sources, set(cleaner.bad)) - cleaned
     report.embedded_files = len(cleaner.files)
-    for xref, kind in bad.items():
+    for xref, kind in cleaner.bad.items():
         if kind == "embedded_files":
             doc.update_stream(xref, b"")
             for key in ("Type", "Subtype", "Params"):
@@ -231,12 +341,15 @@ def _scrub(doc: pymupdf.Document, report: SanitizeReport) -> None:
 
 
 def sanitize_pdf(src: str | Path, dst: str | Path, password: str | None = None) -> SanitizeReport:
-    """Write a decrypted copy of ``src`` to ``dst`` without scripts, launches and attachments.
+    """Write a decrypted copy of ``src`` to ``dst`` keeping only page jumps and web links.
 
-    Removes document-level JavaScript, JavaScript/Launch/SubmitForm/ImportData actions wherever
-    they are attached (open action, pages, annotations, form fields, outline items), embedded
-    files and file-attachment annotations, and XFA forms. Raises ``PdfError`` when ``src`` cannot
-    be opened (see ``open_pdf``). ``dst`` appears atomically, complete or not at all.
+    Keeps ``GoTo`` actions and destinations, ``URI`` actions to ``http:``/``https:`` addresses
+    and the page-turning ``Named`` actions; removes every other action wherever it is attached
+    (open action, additional actions of the document, pages, annotations and form fields, links,
+    outline items, ``/Next`` chains), sound, movie, screen, 3D, rich-media and file-attachment
+    annotations, document-level JavaScript, embedded files and XFA forms. Raises ``PdfError``
+    when ``src`` cannot be opened (see ``open_pdf``). ``dst`` appears atomically, complete or not
+    at all.
     """
     src, dst = Path(src), Path(dst)
     if src.resolve() == dst.resolve():
