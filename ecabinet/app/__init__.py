@@ -31,8 +31,8 @@ from ecabinet.services.kernel.context import OutEvent
 from ecabinet.storage import migrate
 from ecabinet.storage.database import Database
 from ecabinet.web.common import handle_error, handle_http_error, handle_unexpected
-from ecabinet.web.routes import ROUTES
 from ecabinet.web.locale import request_locale
+from ecabinet.web.routes import ROUTES
 from ecabinet.web.security import SecurityHeaders
 
 log = get_logger(__name__)

@@ -153,9 +153,9 @@ def _info(session: Any, doc: Document) -> DocumentInfo:
     "POST",
     "/api/meetings/{meeting_id:int}/documents",
     roles=EDITORS,
-    summary="Upload a document (multipart: `file`, and optional `title`, `confidential`, "
     form=UploadForm,
     status=201,
+    summary="Upload a document (multipart: `file`, and optional `title`, `confidential`, "
     "`item_id`, `password`). PDF, or Word/Excel/PowerPoint/OpenDocument converted by "
     "LibreOffice; checked and sanitised, stored once by content. Answers 201 at once with the "
     "document (`status` pending); pages render in the background (`document.progress`, "
@@ -194,9 +194,9 @@ def _document_meeting(session: Any, user: SessionInfo, document_id: int) -> int:
     "POST",
     "/api/documents/{document_id:int}/versions",
     roles=EDITORS,
-    summary="Upload a new version of a document (multipart: `file`, optional `password`); the "
     form=VersionForm,
     status=201,
+    summary="Upload a new version of a document (multipart: `file`, optional `password`); the "
     "old version is marked replaced and the new one takes its place in the agenda.",
     errors=(
         "document_not_found", "forbidden_role", "meeting_archived", "document_already_replaced",

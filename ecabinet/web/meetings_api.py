@@ -40,8 +40,8 @@ def _pid(request: Request) -> int:
     "/api/meetings",
     roles=SIGNED_IN,
     body=meetings_admin.MeetingIn,
-    summary="Create a draft meeting. Admins: for any body or none. A body's secretary: for "
     status=201,
+    summary="Create a draft meeting. Admins: for any body or none. A body's secretary: for "
     "that body, and becomes the meeting's secretary. `invite_members` adds the body's members.",
     errors=("not_body_secretary", "body_not_found", "invalid_times", "invalid_payload"),
 )
@@ -148,8 +148,8 @@ async def list_participants(request: Request) -> Response:
     M + "/participants",
     roles=EDITORS,
     body=participants.ParticipantIn,
-    summary="Add a user with a role, voting right (default: chairs and delegates vote) and "
     status=201,
+    summary="Add a user with a role, voting right (default: chairs and delegates vote) and "
     "weight; emits `participants.changed`.",
     errors=(*EDIT_ERRORS, "unknown_user", "participant_exists", "observer_cannot_vote"),
 )
