@@ -27,6 +27,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from ecabinet.core.clock import utcnow
 from ecabinet.core.errors import EcabinetError, InvalidInput, RateLimited
 from ecabinet.core.validation import validate
 from ecabinet.domain import annotations as rules
@@ -50,8 +51,6 @@ from ecabinet.services.annotations.live_ink import (
     stroke_not_found,
 )
 from ecabinet.services.kernel.context import OutEvent
-from ecabinet.storage.blobs import BlobStore
-from ecabinet.storage.models import utcnow
 
 if TYPE_CHECKING:
     from ecabinet.runtime import Runtime
@@ -292,6 +291,6 @@ def register(runtime: Runtime, dispatcher: Dispatcher) -> InkStream:
     async def publish_events(events: list[OutEvent]) -> None:
         await publish(runtime, events)
 
-    carrier = AnnotationCarrier(runtime.db, BlobStore(runtime.settings.data_dir), publish_events)
+    carrier = AnnotationCarrier.over(runtime.db, runtime.settings.data_dir, publish_events)
     runtime.listeners.extend([stream.notice, carrier.notice])
     return stream

@@ -18,11 +18,11 @@ import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ecabinet.core.clock import utcnow
 from ecabinet.core.logs import get_logger
 from ecabinet.realtime.publisher import publish
 from ecabinet.services.kernel.context import Actor, OutEvent
 from ecabinet.services.room.attendance import PresenceChanged
-from ecabinet.storage.models import utcnow
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -13,7 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from ecabinet.core.clock import utcnow  # the tables' default timestamps (services import it here)
+# The tables' default timestamps; re-exported (the services import it from here).
+from ecabinet.core.clock import utcnow as utcnow
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlmodel import Session
 from starlette.requests import Request
 
 from ecabinet.core.errors import InvalidInput
 from ecabinet.protocol.roles import Roles
-from ecabinet.services.kernel.context import load_actor, require_roles
+from ecabinet.services.kernel.pipeline import run_read
 from ecabinet.web.common import require_user, runtime
 
 T = TypeVar("T")
@@ -29,13 +28,7 @@ async def meeting_read(
     A meeting the caller may not see answers ``meeting_not_found`` (load_actor decides).
     """
     user = await require_user(request)
-
-    def transaction(session: Session) -> T:
-        meeting, actor = load_actor(session, user, meeting_id)
-        require_roles(actor, roles, action)
-        return fn(session, actor, meeting, *args)
-
-    return await runtime(request).db.read(transaction)
+    return await run_read(runtime(request).db, user, meeting_id, roles, action, fn, *args)
 
 
 def int_param(request: Request, name: str, default: int | None = None) -> int | None:

@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 
 from ecabinet.core.validation import validate
 from ecabinet.protocol import REGISTRY
-from ecabinet.realtime.dispatch import run_batched, run_command
 from ecabinet.services import accounts, packs
 from ecabinet.services.accounts import SessionInfo
+from ecabinet.services.kernel.pipeline import run_batched, run_command
 from ecabinet.storage.models import Attendance, Meeting, Participant, User
 from tests.conftest import PASSWORD, LiveServer
 from tests.realtime.client import Tablet

@@ -21,8 +21,8 @@ from ecabinet.core.errors import EcabinetError
 from ecabinet.core.validation import validate
 from ecabinet.domain.procedure import Majority
 from ecabinet.protocol import REGISTRY
-from ecabinet.realtime.dispatch import run_batched, run_command
 from ecabinet.services.accounts import SessionInfo
+from ecabinet.services.kernel.pipeline import run_batched, run_command
 from ecabinet.storage.batching import _Call
 from ecabinet.storage.models import Attendance, Meeting
 from tests.voting.conftest import create_voting_room

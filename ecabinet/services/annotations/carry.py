@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from sqlmodel import Session, col, select
@@ -236,6 +237,12 @@ class AnnotationCarrier:
         self.publish = publish
         self._running: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()
+
+    @classmethod
+    def over(cls, db: Database, data_dir: Path, publish: Publish) -> AnnotationCarrier:
+        """A carrier reading the documents of the blob store in ``data_dir`` (for the realtime
+        adapter, which opens no storage itself)."""
+        return cls(db, BlobStore(data_dir), publish)
 
     def notice(self, events: Iterable[OutEvent]) -> None:
         """Look at committed events on their way out; start the sweeps they call for."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 
 FEATURES = (
+    "ecabinet.services.kernel.joining",
     "ecabinet.services.room",
     "ecabinet.services.meetings.versions",
     "ecabinet.services.room.presenting",
