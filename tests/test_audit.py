@@ -278,3 +278,21 @@ def test_cli_verify_reports_tampering(tmp_path: Path) -> None:
     forged = cli("audit", "verify")
     assert forged.returncode == 1 and "record 1: " in forged.stdout
     assert "without the key" in forged.stdout
+
+
+def test_a_poll_result_export_carries_the_anchor(app: Any, client: TestClient) -> None:
+    from tests.voting.conftest import create_voting_room
+    from tests.voting.test_poll_export import auth, prepare, url
+
+    room = app.runtime.db.run_sync(create_voting_room)
+    polls = prepare(app, room)
+    delegate = auth(client, "daibieu3")
+    doc = client.get(url(room, polls["named"]), headers=delegate).json()
+    seq, digest = app.runtime.db.run_sync(audit.head)  # the export's own record included
+    assert doc["audit_anchor"] == f"{seq}:{digest}"
+    assert _anchors(app)[-1] == (seq, digest)
+    sheet = client.get(url(room, polls["named"], "csv"), headers=delegate).text
+    seq, digest = app.runtime.db.run_sync(audit.head)
+    assert f"Mốc nhật ký kiểm toán,{seq}:{digest}\r\n" in sheet
+    assert _anchors(app)[-1] == (seq, digest)
+    assert _verify(app) == []
