@@ -9,7 +9,8 @@ from typing import Any
 from sqlmodel import select
 from starlette.testclient import TestClient
 
-from ecabinet.storage.models import AgendaItem, CommandReceipt
+from ecabinet.core import csvsafe
+from ecabinet.storage.models import AgendaItem, CommandReceipt, Meeting, User
 from tests.conftest import sign_in
 from tests.voting.conftest import command, start_with_everyone_in
 
@@ -145,3 +146,69 @@ def receipts_hold_no_choice(app: Any) -> None:
     stored = app.runtime.db.run_sync(receipts)
     assert len(stored) == 7
     assert all(set(r) == {"poll_id", "for_participant_id", "changed"} for r in stored)
+
+
+# Text people type that a spreadsheet would run as a formula (issue #14, finding 15).
+FORMULAS = ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(1)"]
+
+
+def test_csv_cells_that_would_be_formulas_are_neutralised(
+    app: Any, client: TestClient, voting_room: dict[str, Any]
+) -> None:
+    def rename(session: Any) -> None:
+        for username, name in (("daibieu1", FORMULAS[0]), ("daibieu4", FORMULAS[3]),
+                               ("daibieu2", "-1")):
+            user = session.exec(select(User).where(User.username == username)).one()
+            user.full_name = name
+            session.add(user)
+        meeting = session.get(Meeting, voting_room["meeting_id"])
+        meeting.title = "=1+1"
+        session.add(meeting)
+
+    app.runtime.db.run_sync(rename)
+    app.runtime.db.run_sync(start_with_everyone_in, voting_room["meeting_id"])
+
+    def run(user: str, name: str, **payload: Any) -> dict[str, Any]:
+        return command(app, voting_room, user, name, payload)
+
+    poll = run("chutich", "poll.create", question="@cmd", kind="single",
+               options=FORMULAS)["poll_id"]
+    run("chutich", "poll.open", poll_id=poll)
+    run("daibieu1", "poll.cast", poll_id=poll, choice=["1"])
+    run("daibieu1", "poll.cast", poll_id=poll, choice=["4"],
+        for_participant_id=voting_room["participants"]["daibieu4"])
+    run("daibieu2", "poll.cast", poll_id=poll, choice=["1"])
+    run("chutich", "poll.close", poll_id=poll)
+    run("chutich", "poll.publish", poll_id=poll)
+
+    sheet = client.get(url(voting_room, poll, "csv"), headers=auth(client, "thuky"))
+    assert sheet.status_code == 200, sheet.text
+    text = sheet.content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    # No cell a spreadsheet reads starts a formula.
+    for row in rows:
+        for cell in row:
+            assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), (row, cell)
+    assert rows[0] == ["Cuộc họp", "'=1+1"]
+    assert rows[1] == ["Câu hỏi", "'@cmd"]
+    header = rows.index(["Mã phương án", "Phương án", "Số phiếu (theo trọng số)", "Số người",
+                         "Tỷ lệ (%)", "Đạt"])
+    options = rows[header + 1:header + 5]
+    assert [o[1] for o in options] == ["'" + f for f in FORMULAS]
+    # Counts and weights stay numbers, in their own columns, and are written bare.
+    assert [o[2:4] for o in options] == [["3", "2"], ["0", "0"], ["0", "0"], ["1", "1"]]
+    named = rows.index(["Người biểu quyết", "Trọng số", "Lựa chọn", "Bỏ phiếu thay bởi"])
+    votes = sorted(rows[named + 1:])
+    assert votes == sorted([
+        ["'" + FORMULAS[0], "1", "'" + FORMULAS[0], ""],
+        ["'" + FORMULAS[3], "1", "'" + FORMULAS[3], "'" + FORMULAS[0]],
+        ["'-1", "2", "'" + FORMULAS[0], ""],
+    ])
+    assert '"\'=HYPERLINK(""http://x"")",1,' in text  # the raw sheet: a text cell, then 1
+
+
+def test_the_csv_rule_follows_owasp() -> None:
+    for text in [*FORMULAS, "=1+1", "\tx", "\rx", "  =1+1", "\u00a0@x", "-"]:
+        assert csvsafe.neutral(text) == "'" + text, text
+    for value in ["Nguyễn Văn An", "80.00", "(phiếu trắng)", "", "a=b", "'quoted", 3, -2, None]:
+        assert csvsafe.neutral(value) == value, value

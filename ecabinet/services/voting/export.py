@@ -1,17 +1,18 @@
 """Poll results for the minutes: who may read which result, as JSON and as CSV.
 
 The chair, the secretary and admins read a result from the close on (before it is announced);
-everyone else in the meeting once it is published. Observers get confidential items redacted.
+everyone else in the meeting once it is in the record (published, or cancelled after the
+close). Observers get confidential items redacted.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
 from sqlmodel import Session
 
+from ecabinet.core import csvsafe
 from ecabinet.core.errors import Conflict, NotFound
 from ecabinet.domain.voting import PollStatus
 from ecabinet.protocol.roles import MEETING_READERS
@@ -95,12 +96,14 @@ def result_document(
 
 def result_csv(doc: dict[str, Any]) -> str:
     """The result as a CSV sheet (UTF-8 with a byte-order mark, so spreadsheets read the
-    Vietnamese right): a header block, one row per option, then the named list."""
+    Vietnamese right): a header block, one row per option, then the named list. Text that a
+    spreadsheet would take for a formula (a name or a label typed as ``=…``) is written inert;
+    counts and weights stay numbers."""
     poll, result = doc["poll"], doc["result"]
     labels = {o["id"]: o["label"] for o in poll["options"]}
     out = io.StringIO()
     out.write("\ufeff")
-    w = csv.writer(out, lineterminator="\r\n")
+    w = csvsafe.writer(out, lineterminator="\r\n")
     w.writerow(["Cuộc họp", doc["meeting"]["title"]])
     w.writerow(["Câu hỏi", poll["question"]])
     w.writerow(["Hình thức", "Bỏ phiếu kín" if poll["secret"] else "Biểu quyết công khai"])
@@ -116,8 +119,6 @@ def result_csv(doc: dict[str, Any]) -> str:
     w.writerow(["Số phiếu đã bỏ", result["ballots"], "Trọng số đã bỏ", result["weight_cast"]])
     w.writerow([f"Căn cứ tính tỷ lệ: {result['base_label']}", result["base_votes"],
                 "Số phiếu cần đạt", result["needed"]])
-    if doc.get("audit_anchor"):
-        w.writerow(["Mốc nhật ký kiểm toán", doc["audit_anchor"]])
     w.writerow([])
     w.writerow(["Mã phương án", "Phương án", "Số phiếu (theo trọng số)", "Số người",
                 "Tỷ lệ (%)", "Đạt"])
@@ -137,8 +138,7 @@ async def export_result(
     db: Database, user: SessionInfo, meeting_id: int, poll_id: int, fmt: str, address: str
 ) -> dict[str, Any]:
     """A poll's result for download as ``fmt`` (json or csv: ``result_csv`` writes the sheet),
-    as ``result_document`` gives it; every export goes into the audit trail, and carries the
-    trail's head (``audit_anchor``, ``SEQ:HASH``) to keep with the minutes."""
+    as ``result_document`` gives it; every export goes into the audit trail."""
 
     def export(session: Session) -> dict[str, Any]:
         meeting, actor = load_actor(session, user, meeting_id)
@@ -147,9 +147,6 @@ async def export_result(
         audit.record(session, audit.EXPORT, actor_id=user.user_id, subject=f"poll:{poll_id}",
                      details={"what": "poll_result", "format": fmt, "meeting_id": meeting_id},
                      address=address)
-        # The audit trail's head, this export's record included, goes out on the paper that
-        # enters the minutes: a copy of it kept outside the database (docs/security.md).
-        doc["audit_anchor"] = str(audit.current_anchor(session))
         return doc
 
     return await db.write(export)
