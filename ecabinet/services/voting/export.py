@@ -119,6 +119,8 @@ def result_csv(doc: dict[str, Any]) -> str:
     w.writerow(["Số phiếu đã bỏ", result["ballots"], "Trọng số đã bỏ", result["weight_cast"]])
     w.writerow([f"Căn cứ tính tỷ lệ: {result['base_label']}", result["base_votes"],
                 "Số phiếu cần đạt", result["needed"]])
+    if doc.get("audit_anchor"):
+        w.writerow(["Mốc nhật ký kiểm toán", doc["audit_anchor"]])
     w.writerow([])
     w.writerow(["Mã phương án", "Phương án", "Số phiếu (theo trọng số)", "Số người",
                 "Tỷ lệ (%)", "Đạt"])
@@ -138,7 +140,8 @@ async def export_result(
     db: Database, user: SessionInfo, meeting_id: int, poll_id: int, fmt: str, address: str
 ) -> dict[str, Any]:
     """A poll's result for download as ``fmt`` (json or csv: ``result_csv`` writes the sheet),
-    as ``result_document`` gives it; every export goes into the audit trail."""
+    as ``result_document`` gives it; every export goes into the audit trail, and carries the
+    trail's head (``audit_anchor``, ``SEQ:HASH``) to keep with the minutes."""
 
     def export(session: Session) -> dict[str, Any]:
         meeting, actor = load_actor(session, user, meeting_id)
@@ -147,6 +150,9 @@ async def export_result(
         audit.record(session, audit.EXPORT, actor_id=user.user_id, subject=f"poll:{poll_id}",
                      details={"what": "poll_result", "format": fmt, "meeting_id": meeting_id},
                      address=address)
+        # The audit trail's head, this export's record included, goes out on the paper that
+        # enters the minutes: a copy of it kept outside the database (docs/security.md).
+        doc["audit_anchor"] = str(audit.current_anchor(session))
         return doc
 
     return await db.write(export)
