@@ -13,7 +13,6 @@ adapter reads those from the request and hands ``install`` its reader).
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Any
 
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
+
+from ecabinet.core.text import nfc
 
 LOCALES = ("vi", "en")
 DEFAULT_LOCALE = "vi"
@@ -40,7 +41,7 @@ class Catalogs:
             path = folder / f"{locale}.json"
             data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
             self.strings[locale] = {
-                str(k): unicodedata.normalize("NFC", str(v)) for k, v in data.items()
+                str(k): nfc(str(v)) for k, v in data.items()
             }
 
     def text(self, locale: str, key: str, **values: Any) -> str:

@@ -27,11 +27,11 @@ case-folded, so re-flowed lines, hyphenation and punctuation changes do not lose
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from ecabinet.core.text import nfc
 from ecabinet.domain import annotations as rules
 
 Word = Sequence[Any]  # [x0, y0, x1, y1, text], in points from the displayed page's top left
@@ -66,7 +66,7 @@ class Placement:
 
 def normalise(text: str) -> str:
     """Letters and digits only, NFC, case-folded: what anchors are compared on."""
-    folded = unicodedata.normalize("NFC", text).casefold()
+    folded = nfc(text).casefold()
     return "".join(ch for ch in folded if ch.isalnum())
 
 

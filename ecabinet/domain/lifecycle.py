@@ -1,7 +1,13 @@
-"""The meeting lifecycle: draft → published → in session → closed → archived."""
+"""The meeting lifecycle: draft → published → in session → closed → archived.
+
+An archived meeting is read-only: its agenda, documents, participants, polls and annotations no
+longer change. ``check_editable`` is the one place that says so; every service that changes a
+meeting's content calls it. A closed meeting still takes minutes and corrections.
+"""
 
 from __future__ import annotations
 
+from ecabinet.core.errors import Conflict
 from ecabinet.domain.roles import MeetingStatus
 
 S = MeetingStatus
@@ -35,6 +41,16 @@ def transition_problem(
     return None
 
 
-def is_editable(status: MeetingStatus) -> bool:
+def is_editable(status: MeetingStatus | str) -> bool:
     """Archived meetings are frozen; closed ones still take minutes and corrections."""
-    return status is not S.ARCHIVED
+    return MeetingStatus(status) is not S.ARCHIVED
+
+
+def check_editable(status: MeetingStatus | str) -> None:
+    """Refuse (``meeting_archived``) to change a meeting in ``status`` when it is archived."""
+    if not is_editable(status):
+        raise Conflict(
+            "Cuộc họp đã lưu trữ, không thể sửa (archived meetings are read-only).",
+            code="meeting_archived",
+            details={"status": MeetingStatus(status).value},
+        )

@@ -1,4 +1,8 @@
-"""Rules of procedure of a body: its quorum and the majority its votes need by default."""
+"""Rules of procedure of a body: the majority its votes need by default.
+
+The other rule of procedure, the quorum, is ``domain.quorum``; how a vote is counted against a
+majority, ``domain.voting``.
+"""
 
 from __future__ import annotations
 
@@ -24,29 +28,3 @@ MAJORITY_LABELS = {
     Majority.TWO_THIRDS_PRESENT: "hai phần ba số thành viên có mặt",
     Majority.TWO_THIRDS_MEMBERS: "hai phần ba tổng số thành viên",
 }
-
-
-def quorum_needed(members: int, numerator: int, denominator: int, *, strict: bool) -> int:
-    """The fewest members present that make a quorum.
-
-    ``strict``: present must exceed ``numerator/denominator`` of the members ("more than half":
-    7 of 12); otherwise reach it ("at least two thirds": 8 of 12).
-    """
-    if members <= 0:
-        return 0
-    product = members * numerator
-    if strict:
-        return product // denominator + 1
-    return -(-product // denominator)
-
-
-def has_quorum(
-    present: int, members: int, numerator: int, denominator: int, *, strict: bool
-) -> bool:
-    return members > 0 and present >= quorum_needed(members, numerator, denominator, strict=strict)
-
-
-def quorum_label(numerator: int, denominator: int, *, strict: bool) -> str:
-    """The rule as people read it, e.g. "quá 1/2 số thành viên" or "ít nhất 2/3 số thành viên"."""
-    fraction = f"{numerator}/{denominator}"
-    return f"{'quá' if strict else 'ít nhất'} {fraction} số thành viên"

@@ -7,14 +7,24 @@ exceed (``strict``, the default "more than half") or reach. Decisions taken here
 - A member who is absent but gave a proxy to a participant who *is* present counts as
   represented: their weight is added to the present weight. Proxies do not chain (an absent
   holder passes nothing on), and a member present in person never counts twice.
-- A meeting without voting members never has a quorum (there is nobody to decide).
+- No members, no quorum: a body or meeting whose voting members weigh nothing in total (none at
+  all, or only members of weight 0) can never reach one, whatever its rule, because there is
+  nobody to decide. ``required`` is then 1, a weight that cannot be present, so the one
+  comparison ``counted >= required`` gives the answer everywhere (the body's page, the live
+  quorum, the poll's check) and no caller needs a special case.
 - Excused members are still members: being excused does not lower the required number.
+
+This module is the one implementation of the quorum (the body's page, the attendance view and
+the polls all use it); the majorities a vote needs are in ``domain.voting``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from fractions import Fraction
+
+from ecabinet.domain.thresholds import fewest
 
 
 @dataclass(frozen=True)
@@ -34,11 +44,11 @@ class QuorumRule:
             raise ValueError("a strict quorum of the whole body can never be reached")
 
     def required(self, total: int) -> int:
-        """The smallest present weight that satisfies the rule for ``total`` voting weight."""
-        whole, rest = divmod(total * self.numerator, self.denominator)
-        if self.strict:
-            return whole + 1
-        return whole + (1 if rest else 0)
+        """The smallest present weight that satisfies the rule for ``total`` voting weight.
+
+        With no voting weight (``total`` 0) the quorum cannot be reached: the answer is 1.
+        """
+        return fewest(Fraction(self.numerator, self.denominator), total, strict=self.strict)
 
     def describe(self) -> str:
         """The rule as people read it in the minutes."""
@@ -109,7 +119,7 @@ def compute(
             represented += member.weight
             heads_represented += 1
     required = rule.required(total)
-    reached = total > 0 and present + represented >= required
+    reached = present + represented >= required  # never with total 0: required is then 1
     return Quorum(
         total=total,
         present=present,

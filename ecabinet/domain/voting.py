@@ -17,8 +17,10 @@ from functools import lru_cache
 from typing import Any
 from unicodedata import normalize
 
+from ecabinet.core.text import nfc
 from ecabinet.domain.procedure import MAJORITY_LABELS, Majority
 from ecabinet.domain.quorum import Quorum
+from ecabinet.domain.thresholds import fewest
 
 
 class PollKind(StrEnum):
@@ -300,19 +302,12 @@ def percent(part: int, whole: int) -> str:
 
 def votes_needed(rule: Rule, base: int) -> int:
     """The fewest votes that satisfy ``rule`` out of ``base`` (base 0: impossible, 1)."""
-    if base <= 0:
-        return 1
-    exact = rule.threshold * base
-    if rule.strict:
-        return exact.numerator // exact.denominator + 1
-    return -(-exact.numerator // exact.denominator)
+    return fewest(rule.threshold, base, strict=rule.strict)
 
 
 def satisfies(rule: Rule, votes: int, base: int) -> bool:
-    if base <= 0 or votes <= 0:
-        return False
-    ratio = Fraction(votes, base)
-    return ratio > rule.threshold if rule.strict else ratio >= rule.threshold
+    """Whether ``votes`` out of ``base`` make the majority (never without a vote or a base)."""
+    return base > 0 and votes > 0 and votes >= votes_needed(rule, base)
 
 
 # ---------------------------------------------------------------------------- the tally
@@ -536,8 +531,8 @@ _TONES = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}  # hu
 def _word_key(word: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     letters: list[int] = []
     tones: list[int] = []
-    for char in normalize("NFC", word.casefold()):
-        parts = normalize("NFD", char)
+    for char in nfc(word.casefold()):
+        parts = normalize("NFD", char)  # the letter, then its marks
         base, marks = parts[0], parts[1:]
         tone = next((_TONES[m] for m in marks if m in _TONES), 0)
         modifier = "".join(m for m in marks if m not in _TONES)

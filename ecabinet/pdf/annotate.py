@@ -25,8 +25,9 @@ from typing import Any, Final
 
 import pymupdf
 
+from ecabinet.core.text import nfc
 from ecabinet.domain.anchoring import Anchoring, Placement
-from ecabinet.pdf.fonts import find_font, nfc
+from ecabinet.pdf.fonts import find_font
 from ecabinet.pdf.inspect import open_pdf
 from ecabinet.pdf.jobs import text_path
 from ecabinet.pdf.render import page_text

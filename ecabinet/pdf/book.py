@@ -20,7 +20,8 @@ from typing import Any, Final
 
 import pymupdf
 
-from ecabinet.pdf.fonts import find_font, nfc
+from ecabinet.core.text import nfc
+from ecabinet.pdf.fonts import find_font
 from ecabinet.pdf.inspect import open_pdf
 
 A4: Final = (595.0, 842.0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import io
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -53,15 +52,6 @@ class FontFile:
     name: str
     data: bytes
     origin: str
-
-
-def nfc(text: str) -> str:
-    """Return ``text`` in Unicode NFC, the form fonts and PDF text search expect.
-
-    Text typed on macOS or pasted from some Word files arrives decomposed (a base letter followed
-    by combining marks); drawn as is, the marks float in the wrong place with many fonts.
-    """
-    return unicodedata.normalize("NFC", text)
 
 
 @lru_cache(maxsize=4)

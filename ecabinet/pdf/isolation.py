@@ -173,7 +173,8 @@ def placeholder_pdf(path: str | Path, title: str, lines: list[str]) -> None:
     """Write a one-page A4 PDF saying why a document is not in a book (Vietnamese text)."""
     import pymupdf
 
-    from ecabinet.pdf.fonts import find_font, nfc
+    from ecabinet.core.text import nfc
+    from ecabinet.pdf.fonts import find_font
 
     doc = pymupdf.open()
     try:

@@ -19,7 +19,8 @@ from typing import Any
 
 import pymupdf
 
-from ecabinet.pdf.fonts import find_font, nfc
+from ecabinet.core.text import nfc
+from ecabinet.pdf.fonts import find_font
 
 A4 = (595.0, 842.0)
 MARGIN = 62.0

@@ -37,8 +37,8 @@ from typing import Any, Final
 import pymupdf
 from PIL import Image
 
+from ecabinet.core.text import nfc
 from ecabinet.pdf.errors import PAGE_OUT_OF_RANGE, PdfError
-from ecabinet.pdf.fonts import nfc
 
 # A page whose raster would exceed this is rendered smaller: a 200 x 5000 pt banner at 2560 px
 # wide would otherwise need 64,000 px of height (500 MB of RGB).

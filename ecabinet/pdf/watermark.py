@@ -15,7 +15,8 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
-from ecabinet.pdf.fonts import nfc, pil_font
+from ecabinet.core.text import nfc
+from ecabinet.pdf.fonts import pil_font
 
 DEFAULT_COLOR: tuple[int, int, int] = (200, 30, 30)
 

@@ -28,6 +28,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from ecabinet.core.errors import EcabinetError, Forbidden, NotFound, Unavailable
 from ecabinet.core.logs import get_logger
 from ecabinet.core.validation import validate
+from ecabinet.domain import lifecycle
 from ecabinet.pdf.errors import PdfError
 from ecabinet.pdf.isolation import outline_isolated, run_isolated
 from ecabinet.pdf.render import RENDITIONS, Rendition
@@ -114,7 +115,7 @@ def _int(request: Request, name: str) -> int:
 def _check_uploader(session: Any, user: SessionInfo, meeting_id: int) -> None:
     meeting, actor = load_actor(session, user, meeting_id)
     require_roles(actor, EDITORS, "document.upload")
-    documents._check_editable(meeting)
+    lifecycle.check_editable(meeting.status)
 
 
 async def _receive(

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from ecabinet.protocol import endpoint
 from ecabinet.protocol.roles import EDITORS, MEETING_READERS, SIGNED_IN, STAFF
+from ecabinet.services.bodies import meetings as body_meetings
 from ecabinet.services.kernel.context import Actor
 from ecabinet.services.meetings import admin as meetings_admin
 from ecabinet.services.meetings import ics, participants
@@ -48,7 +49,7 @@ def _pid(request: Request) -> int:
 async def create_meeting(request: Request) -> Response:
     me = await require_user(request)
     data = await json_body(request, meetings_admin.MeetingIn)
-    answer = await runtime(request).db.write(meetings_admin.create_meeting, me, data)
+    answer = await runtime(request).db.write(body_meetings.create_meeting, me, data)
     return JSONResponse(answer, status_code=201)
 
 
@@ -78,7 +79,7 @@ async def read_meeting(request: Request) -> Response:
 async def update_meeting(request: Request) -> Response:
     data = await json_body(request, meetings_admin.MeetingPatch)
     answer = await meeting_action(
-        request, _mid(request), EDITORS, "meeting.update", meetings_admin.update_meeting, data
+        request, _mid(request), EDITORS, "meeting.update", body_meetings.update_meeting, data
     )
     return JSONResponse(answer)
 

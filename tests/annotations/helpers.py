@@ -11,7 +11,8 @@ from typing import Any
 import pymupdf
 from sqlmodel import Session
 
-from ecabinet.pdf.fonts import find_font, nfc
+from ecabinet.core.text import nfc
+from ecabinet.pdf.fonts import find_font
 from ecabinet.pdf.render import page_text
 from ecabinet.storage.blobs import BlobStore
 from ecabinet.storage.models import AgendaItemDocument, Blob, Document

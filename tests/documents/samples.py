@@ -12,7 +12,8 @@ import zlib
 import pymupdf
 from PIL import Image, ImageDraw
 
-from ecabinet.pdf.fonts import find_font, nfc
+from ecabinet.core.text import nfc
+from ecabinet.pdf.fonts import find_font
 
 VIETNAMESE = nfc("Nghị quyết về phát triển kinh tế - xã hội tỉnh")
 

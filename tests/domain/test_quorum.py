@@ -22,7 +22,7 @@ def test_default_rule_is_more_than_half(total: int, required: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("total", "required"), [(3, 2), (4, 3), (6, 4), (7, 5), (9, 6), (10, 7), (0, 0)]
+    ("total", "required"), [(3, 2), (4, 3), (6, 4), (7, 5), (9, 6), (10, 7), (0, 1)]
 )
 def test_reaching_two_thirds_rounds_up(total: int, required: int) -> None:
     assert TWO_THIRDS.required(total) == required
@@ -99,10 +99,16 @@ def test_non_members_present_do_not_count() -> None:
     assert q.present == 0 and not q.reached
 
 
-def test_no_voting_members_never_has_a_quorum() -> None:
-    q = compute([], set(), QuorumRule(1, 2, strict=False))
-    assert q == Quorum(0, 0, 0, 0, False, 0, 0, 0)
-    assert not compute([], {1}).reached
+@pytest.mark.parametrize(
+    "rule", [HALF, TWO_THIRDS, QuorumRule(1, 2, strict=False), QuorumRule(0, 1, strict=False)]
+)
+def test_no_voting_members_never_has_a_quorum(rule: QuorumRule) -> None:
+    # Whatever the rule, nobody cannot decide: one weight is required and none can be present.
+    assert rule.required(0) == 1
+    assert compute([], set(), rule) == Quorum(0, 0, 0, 1, False, 0, 0, 0)
+    assert not compute([], {1}, rule).reached
+    q = compute([Member(1, weight=0), Member(2, weight=0)], {1, 2}, rule)
+    assert (q.total, q.required, q.reached, q.missing) == (0, 1, False, 1)
 
 
 def test_zero_weight_members_count_as_heads_only() -> None:

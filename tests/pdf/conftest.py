@@ -11,7 +11,8 @@ import pymupdf
 import pytest
 from PIL import Image, ImageDraw
 
-from ecabinet.pdf.fonts import find_font, nfc
+from ecabinet.core.text import nfc
+from ecabinet.pdf.fonts import find_font
 
 HERE = Path(__file__).resolve().parent
 VIETNAMESE = nfc("Báo cáo kết quả thực hiện nhiệm vụ phát triển kinh tế - xã hội quý IV")

@@ -48,8 +48,3 @@ def test_no_font_at_all_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(PdfError) as caught:
         fonts.find_font()
     assert caught.value.code == "font_missing"
-
-
-def test_nfc() -> None:
-    assert fonts.nfc("Mu\u0323c") == "Mục"
-    assert len(fonts.nfc("Mu\u0323c")) == 3

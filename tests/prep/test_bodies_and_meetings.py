@@ -28,6 +28,9 @@ def test_bodies_are_managed_by_admins_with_their_rules(
     made = as_.post("quantri", "/api/bodies", body)
     assert made.status_code == 201, made.text
     bid = made.json()["body"]["id"]
+    # No members yet: no quorum can be reached, so one more than nobody is needed.
+    assert made.json()["body"]["quorum"]["members"] == 0
+    assert made.json()["body"]["quorum"]["needed"] == 1
     for bad, field in [
         ({**body, "name": "X", "quorum": {"numerator": 3, "denominator": 2}}, "quorum"),
         (
@@ -66,7 +69,7 @@ def test_bodies_are_managed_by_admins_with_their_rules(
         "numerator": 2,
         "denominator": 3,
         "strict": False,
-        "label": "ít nhất 2/3 số thành viên",
+        "label": "ít nhất 2/3 tổng số thành viên có quyền biểu quyết",
         "members": 3,
         "needed": 2,
     }

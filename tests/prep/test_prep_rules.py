@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ecabinet.domain import agenda, lifecycle, procedure
+from ecabinet.domain import agenda, lifecycle
 from ecabinet.domain.proxies import Voter, proxy_problem
+from ecabinet.domain.quorum import Member, QuorumRule, compute
 from ecabinet.domain.roles import MeetingStatus as S
 from ecabinet.services.meetings import ics
 
@@ -63,13 +64,17 @@ def test_proxy_rules(giver: int, holder: int, rule: str | None) -> None:
 
 
 def test_quorum_fractions() -> None:
-    assert procedure.quorum_needed(12, 1, 2, strict=True) == 7
-    assert procedure.quorum_needed(13, 1, 2, strict=True) == 7
-    assert procedure.quorum_needed(12, 2, 3, strict=False) == 8
-    assert procedure.quorum_needed(0, 1, 2, strict=True) == 0
-    assert procedure.has_quorum(7, 12, 1, 2, strict=True)
-    assert not procedure.has_quorum(6, 12, 1, 2, strict=True)
-    assert procedure.quorum_label(1, 2, strict=True) == "quá 1/2 số thành viên"
+    # The body's page uses domain.quorum, the one quorum; a body without members has none.
+    half, two_thirds = QuorumRule(1, 2, strict=True), QuorumRule(2, 3, strict=False)
+    assert half.required(12) == 7
+    assert half.required(13) == 7
+    assert two_thirds.required(12) == 8
+    assert half.required(0) == 1 and two_thirds.required(0) == 1
+    body = [Member(i) for i in range(1, 13)]
+    assert compute(body, set(range(1, 8)), half).reached
+    assert not compute(body, set(range(1, 7)), half).reached
+    assert not compute([], set(), half).reached
+    assert half.describe() == "quá 1/2 tổng số thành viên có quyền biểu quyết"
 
 
 def test_lifecycle_names_the_rule() -> None:

@@ -25,7 +25,6 @@ again on every resync: clients apply it after the replayed events.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,10 +35,11 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from ecabinet.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ecabinet.core.text import nfc
 from ecabinet.domain import annotations as rules
 from ecabinet.domain import lifecycle
 from ecabinet.domain.annotations import Audience, Visibility
-from ecabinet.domain.roles import MeetingRole, MeetingStatus
+from ecabinet.domain.roles import MeetingRole
 from ecabinet.protocol import Command, Schema, command, event
 from ecabinet.protocol.roles import PARTICIPANTS
 from ecabinet.services.documents import may_see, secret_documents
@@ -50,15 +50,11 @@ from ecabinet.storage.models import Annotation, Blob, Document, Meeting, User, u
 MAX_TEXT: Final = 10_000
 
 
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
 Coord = Annotated[float, Field(allow_inf_nan=False, ge=-100_000, le=100_000)]
 Point = Annotated[list[Coord], Field(min_length=2, max_length=2)]
 Rect = Annotated[list[Coord], Field(min_length=4, max_length=4)]
 Colour = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
-Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_nfc)]
+Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(nfc)]
 Uid = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
@@ -98,7 +94,7 @@ class NoteData(Schema):
 class TextData(Schema):
     kind: Literal["text"]
     rect: Rect
-    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_nfc)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(nfc)]
     font_size: float = Field(default=12.0, ge=4, le=96)
     colour: Colour = "#1565C0"
 
@@ -334,14 +330,6 @@ def annotations_part(session: Session, actor: Actor, meeting: Meeting) -> list[d
 # --- checks ------------------------------------------------------------------------------------
 
 
-def _check_open(meeting: Meeting) -> None:
-    if not lifecycle.is_editable(MeetingStatus(meeting.status)):
-        raise Conflict(
-            "Cuộc họp đã lưu trữ, không thể ghi chú thêm (archived meetings are read-only).",
-            code="meeting_archived",
-        )
-
-
 def _check_visibility(actor: Actor, visibility: Visibility) -> None:
     if not rules.may_choose(visibility, observer=_observer(actor)):
         raise Forbidden(
@@ -475,7 +463,7 @@ def create(session: Session, ctx: CommandContext, *, uid: str, document_id: int,
     """Create an annotation for the caller (or answer the one that already has ``uid``)."""
     actor, meeting = ctx.actor, ctx.meeting
     assert meeting.id is not None
-    _check_open(meeting)
+    lifecycle.check_editable(meeting.status)
     _check_visibility(actor, visibility)
     existing = session.exec(
         select(Annotation).where(Annotation.author_id == actor.user_id, Annotation.uid == uid)
@@ -546,7 +534,7 @@ def annotation_create(session: Session, ctx: CommandContext, cmd: AnnotationCrea
 )
 def annotation_update(session: Session, ctx: CommandContext, cmd: AnnotationUpdate
                       ) -> dict[str, Any]:
-    _check_open(ctx.meeting)
+    lifecycle.check_editable(ctx.meeting.status)
     if cmd.visibility is None and cmd.page is None and cmd.data is None:
         raise InvalidInput(
             "Không có gì để thay đổi (give visibility, page or data).", code="empty_update"
@@ -609,7 +597,7 @@ def annotation_update(session: Session, ctx: CommandContext, cmd: AnnotationUpda
 )
 def annotation_delete(session: Session, ctx: CommandContext, cmd: AnnotationDelete
                       ) -> dict[str, Any]:
-    _check_open(ctx.meeting)
+    lifecycle.check_editable(ctx.meeting.status)
     row = own_annotation(session, ctx, cmd)
     if row.deleted:
         return {"deleted": True, "version": row.version, "already": True}

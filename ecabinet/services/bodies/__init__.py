@@ -2,7 +2,8 @@
 
 Admins create and change bodies and their membership. A member is either a ``member`` (counts
 for the quorum) or a ``secretary`` (prepares the body's meetings: a body secretary may create
-meetings for the body and import packs for it). Members and admins can read a body.
+meetings for the body and import packs for it, see ``bodies.meetings``). Members and admins can
+read a body. The quorum rule itself is ``domain.quorum``; this module stores and shows it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from pydantic import Field, model_validator
 from sqlmodel import Session, col, select
 
 from ecabinet.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from ecabinet.domain import procedure
+from ecabinet.core.text import nfc_trimmed
+from ecabinet.domain import procedure, quorum
 from ecabinet.domain.procedure import Majority
 from ecabinet.protocol import Schema
 from ecabinet.services import accounts, audit
 from ecabinet.services.accounts import SessionInfo
-from ecabinet.services.meetings.editing import nfc
 from ecabinet.storage.models import Body, BodyMember, User
 
 MemberRole = Literal["member", "secretary"]
@@ -33,11 +34,11 @@ class QuorumRule(Schema):
 
     @model_validator(mode="after")
     def _proper(self) -> QuorumRule:
-        if self.numerator > self.denominator:
-            raise ValueError("quorum fraction must be at most 1 (numerator <= denominator)")
-        if self.strict and self.numerator == self.denominator:
-            raise ValueError("a strict quorum of the whole body can never be reached")
+        self.rule()  # the domain refuses a rule that could never be reached (a ValueError)
         return self
+
+    def rule(self) -> quorum.QuorumRule:
+        return quorum.QuorumRule(self.numerator, self.denominator, self.strict)
 
 
 class BodyIn(Schema):
@@ -108,6 +109,7 @@ def body_view(session: Session, body: Body, *, members: bool = True) -> dict[str
         .order_by(BodyMember.id)  # type: ignore[arg-type]
     ).all()
     voting = sum(1 for m, _u in rows if m.role == "member")
+    rule = quorum.QuorumRule(body.quorum_numerator, body.quorum_denominator, body.quorum_strict)
     view: dict[str, Any] = {
         "id": body.id,
         "name": body.name,
@@ -116,13 +118,9 @@ def body_view(session: Session, body: Body, *, members: bool = True) -> dict[str
             "numerator": body.quorum_numerator,
             "denominator": body.quorum_denominator,
             "strict": body.quorum_strict,
-            "label": procedure.quorum_label(
-                body.quorum_numerator, body.quorum_denominator, strict=body.quorum_strict
-            ),
+            "label": rule.describe(),
             "members": voting,
-            "needed": procedure.quorum_needed(
-                voting, body.quorum_numerator, body.quorum_denominator, strict=body.quorum_strict
-            ),
+            "needed": rule.required(voting),  # members count one each in the body's rule
         },
         "default_majority": body.default_majority,
         "default_majority_label": majority_label(body.default_majority),
@@ -162,11 +160,11 @@ def read_body(session: Session, user: SessionInfo, body_id: int) -> dict[str, An
 
 def create_body(session: Session, user: SessionInfo, data: BodyIn) -> dict[str, Any]:
     require_admin(user)
-    name = nfc(data.name)
+    name = nfc_trimmed(data.name)
     _check_name_free(session, name)
     body = Body(
         name=name,
-        description=nfc(data.description),
+        description=nfc_trimmed(data.description),
         quorum_numerator=data.quorum.numerator,
         quorum_denominator=data.quorum.denominator,
         quorum_strict=data.quorum.strict,
@@ -183,11 +181,11 @@ def update_body(
     require_admin(user)
     body = get_body(session, body_id)
     if data.name is not None:
-        name = nfc(data.name)
+        name = nfc_trimmed(data.name)
         _check_name_free(session, name, body_id)
         body.name = name
     if data.description is not None:
-        body.description = nfc(data.description)
+        body.description = nfc_trimmed(data.description)
     if data.quorum is not None:
         body.quorum_numerator = data.quorum.numerator
         body.quorum_denominator = data.quorum.denominator
@@ -214,7 +212,7 @@ def add_member(session: Session, user: SessionInfo, body_id: int, data: MemberIn
         body_id=body_id, user_id=account.id
     )
     before = row.role if row.id is not None else None
-    row.title = nfc(data.title)
+    row.title = nfc_trimmed(data.title)
     row.role = data.role
     session.add(row)
     session.flush()
@@ -246,4 +244,4 @@ def remove_member(
 
 
 def find_body_by_name(session: Session, name: str) -> Body | None:
-    return session.exec(select(Body).where(Body.name == nfc(name))).first()
+    return session.exec(select(Body).where(Body.name == nfc_trimmed(name))).first()

@@ -11,7 +11,6 @@ in the background afterwards (services/rendering.py).
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +22,9 @@ from sqlmodel import Session, col, select
 
 from ecabinet.core.errors import Conflict, EcabinetError, InvalidInput, NotFound, TooLarge
 from ecabinet.core.settings import Settings
+from ecabinet.core.text import nfc, nfc_trimmed
 from ecabinet.domain import lifecycle
-from ecabinet.domain.roles import MeetingStatus, can_see_confidential
+from ecabinet.domain.roles import can_see_confidential
 from ecabinet.pdf import errors as pdf_errors
 from ecabinet.pdf.errors import PdfError
 from ecabinet.pdf.inspect import PdfLimits
@@ -97,12 +97,12 @@ class PreparedFile:
 def clean_filename(filename: str) -> str:
     """The last component of a client's file name, NFC, without control characters."""
     name = re.split(r"[\\/]", filename or "")[-1]
-    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if ch.isprintable()).strip()
+    name = "".join(ch for ch in nfc(name) if ch.isprintable()).strip()
     return name[:255] or "document.pdf"
 
 
 def guess_title(metadata_title: str, filename: str) -> str:
-    title = unicodedata.normalize("NFC", metadata_title or "").strip()
+    title = nfc_trimmed(metadata_title or "")
     if not title or title.lower() in ("untitled", "document", "tài liệu") or title.startswith(
         "Microsoft Word - "
     ):
@@ -393,14 +393,6 @@ def load_document(session: Session, user: SessionInfo, document_id: int) -> Docu
 # --- attaching ---------------------------------------------------------------------------------
 
 
-def _check_editable(meeting: Meeting) -> None:
-    if not lifecycle.is_editable(MeetingStatus(meeting.status)):
-        raise Conflict(
-            "Cuộc họp đã lưu trữ, không thể sửa (archived meetings are read-only).",
-            code="meeting_archived",
-        )
-
-
 def _ensure_blob(session: Session, prepared: PreparedFile) -> Blob:
     blob = session.get(Blob, prepared.sha256)
     if blob is None:
@@ -418,7 +410,7 @@ def _ensure_blob(session: Session, prepared: PreparedFile) -> Blob:
 
 
 def _title(title: str, prepared: PreparedFile) -> str:
-    text = " ".join(unicodedata.normalize("NFC", title or "").split())
+    text = " ".join(nfc(title or "").split())
     if len(text) > 300:
         raise InvalidInput(
             "Tên tài liệu dài quá 300 ký tự (title too long).", code="invalid_title"
@@ -454,7 +446,7 @@ def attach_document(
     """
     meeting = ctx.meeting
     assert meeting.id is not None
-    _check_editable(meeting)
+    lifecycle.check_editable(meeting.status)
     item = None
     if item_id is not None:
         item = session.get(AgendaItem, item_id)
@@ -503,7 +495,7 @@ def replace_document(
     """Make ``prepared`` the next version of a document; the old version is marked replaced
     and the new one takes its place in the agenda."""
     meeting = ctx.meeting
-    _check_editable(meeting)
+    lifecycle.check_editable(meeting.status)
     old = session.get(Document, document_id)
     if old is None or old.meeting_id != meeting.id:
         raise NotFound(f"Không tìm thấy tài liệu #{document_id}.", code="document_not_found")

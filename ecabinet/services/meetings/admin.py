@@ -2,8 +2,9 @@
 
 Who may do what:
 
-- Create: admins, for any body or none; a body's secretary (a ``BodyMember`` with role
-  ``secretary``), for that body, and they become the new meeting's secretary.
+- Create: admins, for any body or none; a body's secretary, for that body. Who a body's
+  secretaries are is the bodies capability's to say, which sits above this one: creating a
+  meeting and moving it to another body are ``services/bodies/meetings.py``.
 - Change, publish, unpublish, archive: the meeting's secretaries and admins. The chair opens and
   closes the session (also over Socket.IO: ``meeting.start``, ``meeting.end``).
 - Read: the chair and secretaries everything; delegates published meetings they take part in;
@@ -15,19 +16,20 @@ meeting its first pack version (1); archived meetings are read-only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import AwareDatetime, Field
 from sqlmodel import Session, col, select
 
 from ecabinet.core.errors import Forbidden, InvalidInput
+from ecabinet.core.text import nfc_trimmed
+from ecabinet.domain import lifecycle
 from ecabinet.domain.roles import MeetingRole, MeetingStatus, can_edit_meeting
 from ecabinet.protocol import Schema, event
-from ecabinet.services import audit, bodies
-from ecabinet.services.accounts import SessionInfo
 from ecabinet.services.kernel.context import Actor, CommandContext
 from ecabinet.services.meetings.agenda import agenda_items, redact_for
-from ecabinet.services.meetings.editing import ChangeNote, begin_change, check_editable, nfc
+from ecabinet.services.meetings.editing import ChangeNote, begin_change
 from ecabinet.services.meetings.participants import participant_list
 from ecabinet.services.meetings.versions import PackVersion
 from ecabinet.services.room import change_status
@@ -36,11 +38,9 @@ from ecabinet.storage.models import (
     AgendaItemDocument,
     Blob,
     Body,
-    BodyMember,
     Document,
     Event,
     Meeting,
-    Participant,
     User,
     utcnow,
 )
@@ -138,62 +138,13 @@ def meeting_info(session: Session, meeting: Meeting) -> MeetingInfo:
     )
 
 
-def _check_times(starts_at: Any, ends_at: Any) -> None:
+def check_times(starts_at: Any, ends_at: Any) -> None:
+    """Refuse (``invalid_times``) an end that is not after the start."""
     if starts_at is not None and ends_at is not None and ends_at <= starts_at:
         raise InvalidInput(
             "Giờ kết thúc phải sau giờ bắt đầu (ends_at must be after starts_at).",
             code="invalid_times",
         )
-
-
-def _check_body_right(session: Session, user_id: int, is_admin: bool, body_id: int | None) -> None:
-    if body_id is not None:
-        bodies.get_body(session, body_id)
-    if is_admin:
-        return
-    if body_id is None or not bodies.is_body_secretary(session, body_id, user_id):
-        raise Forbidden(
-            "Chỉ quản trị viên hoặc thư ký của cơ quan được tạo cuộc họp cho cơ quan đó "
-            "(only admins and the body's secretaries create its meetings).",
-            code="not_body_secretary",
-            details={"body_id": body_id},
-        )
-
-
-def create_meeting(session: Session, user: SessionInfo, data: MeetingIn) -> dict[str, Any]:
-    """Create a draft meeting; a body secretary who creates it becomes its secretary."""
-    _check_body_right(session, user.user_id, user.is_admin, data.body_id)
-    _check_times(data.starts_at, data.ends_at)
-    meeting = Meeting(
-        title=nfc(data.title),
-        body_id=data.body_id,
-        description=nfc(data.description),
-        place=nfc(data.place),
-        starts_at=data.starts_at,
-        ends_at=data.ends_at,
-    )
-    session.add(meeting)
-    session.flush()
-    assert meeting.id is not None
-    roles: dict[int, tuple[str, bool]] = {}
-    if data.invite_members and data.body_id is not None:
-        members = session.exec(select(BodyMember).where(BodyMember.body_id == data.body_id)).all()
-        for m in members:
-            secretary = m.role == "secretary"
-            roles[m.user_id] = ("secretary", False) if secretary else ("delegate", True)
-    if not user.is_admin:
-        roles[user.user_id] = ("secretary", False)
-    for user_id, (role, can_vote) in roles.items():
-        session.add(
-            Participant(meeting_id=meeting.id, user_id=user_id, role=role, can_vote=can_vote)
-        )
-    session.flush()
-    if roles:  # roles given with the new meeting: role changes, in the audit trail
-        audit.record(session, audit.ROLE_CHANGED, actor_id=user.user_id,
-                     subject=f"meeting:{meeting.id}",
-                     details={"change": "created", "roles": {str(u): r for u, (r, _v) in
-                                                             roles.items()}})
-    return {"meeting": meeting_info(session, meeting).model_dump()}
 
 
 def _documents(session: Session, meeting_id: int, *, redact: bool) -> list[dict[str, Any]]:
@@ -255,9 +206,19 @@ def meeting_detail(session: Session, actor: Actor, meeting: Meeting) -> dict[str
     }
 
 
-def update_meeting(session: Session, ctx: CommandContext, data: MeetingPatch) -> dict[str, Any]:
-    """Change the given fields (``starts_at``/``ends_at``: null clears them)."""
-    check_editable(ctx.meeting)
+def update_meeting(
+    session: Session,
+    ctx: CommandContext,
+    data: MeetingPatch,
+    *,
+    check_body: Callable[[int | None], None],
+) -> dict[str, Any]:
+    """Change the given fields (``starts_at``/``ends_at``: null clears them).
+
+    ``check_body`` refuses a body the caller may not hold meetings for; it is the bodies
+    capability's rule, passed in (``services/bodies/meetings.update_meeting`` does).
+    """
+    lifecycle.check_editable(ctx.meeting.status)
     meeting = ctx.meeting
     changed: list[str] = []
     for name in sorted(data.model_fields_set):
@@ -269,13 +230,13 @@ def update_meeting(session: Session, ctx: CommandContext, data: MeetingPatch) ->
                 details=[{"field": name, "message": "may not be null"}],
             )
         if isinstance(value, str):
-            value = nfc(value)
+            value = nfc_trimmed(value)
         if getattr(meeting, name) != value:
             changed.append(name)
             setattr(meeting, name, value)
-    _check_times(meeting.starts_at, meeting.ends_at)
+    check_times(meeting.starts_at, meeting.ends_at)
     if "body_id" in changed:
-        _check_body_right(session, ctx.actor.user_id, ctx.actor.is_admin, meeting.body_id)
+        check_body(meeting.body_id)
     if not changed:
         return {"meeting": meeting_info(session, meeting).model_dump(), "unchanged": True}
     version = begin_change(ctx)

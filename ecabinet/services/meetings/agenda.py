@@ -16,12 +16,14 @@ from pydantic import Field
 from sqlmodel import Session, col, select
 
 from ecabinet.core.errors import Conflict, InvalidInput, NotFound
+from ecabinet.core.text import nfc_trimmed
 from ecabinet.domain import agenda as rules
+from ecabinet.domain import lifecycle
 from ecabinet.domain.roles import MeetingStatus, can_see_confidential
 from ecabinet.protocol import Schema, event
 from ecabinet.services.kernel.context import Actor, CommandContext
 from ecabinet.services.kernel.snapshot import snapshot_part
-from ecabinet.services.meetings.editing import ChangeNote, begin_change, check_editable, nfc
+from ecabinet.services.meetings.editing import ChangeNote, begin_change
 from ecabinet.services.meetings.versions import record_change
 from ecabinet.services.room import CONFIDENTIAL_TITLE, item_view, load_items
 from ecabinet.storage.models import (
@@ -282,9 +284,9 @@ def add_item(session: Session, ctx: CommandContext, data: ItemIn) -> dict[str, A
         meeting_id=meeting_id,
         parent_id=data.parent_id,
         position=len(items) + 1,
-        title=nfc(data.title),
-        presenter=nfc(data.presenter),
-        description=nfc(data.description),
+        title=nfc_trimmed(data.title),
+        presenter=nfc_trimmed(data.presenter),
+        description=nfc_trimmed(data.description),
         planned_minutes=data.planned_minutes,
         confidential=data.confidential,
         vote_planned=data.vote_planned,
@@ -322,7 +324,7 @@ def update_item(
     session: Session, ctx: CommandContext, item_id: int, data: ItemPatch
 ) -> dict[str, Any]:
     """Change an item's fields (only those given; ``planned_minutes: null`` clears it)."""
-    check_editable(ctx.meeting)
+    lifecycle.check_editable(ctx.meeting.status)
     item = _get_item(session, ctx, item_id)
     changed = []
     for name in sorted(data.model_fields_set):
@@ -334,7 +336,7 @@ def update_item(
                 details=[{"field": name, "message": "may not be null"}],
             )
         if isinstance(value, str):
-            value = nfc(value)
+            value = nfc_trimmed(value)
         if getattr(item, name) != value:
             setattr(item, name, value)
             changed.append(name)
@@ -357,7 +359,7 @@ def move_item(
     session: Session, ctx: CommandContext, item_id: int, data: ItemMove
 ) -> dict[str, Any]:
     """Move an item (with its sub-items) to another place: reorder or change its parent."""
-    check_editable(ctx.meeting)
+    lifecycle.check_editable(ctx.meeting.status)
     meeting_id = ctx.meeting.id
     assert meeting_id is not None
     item = _get_item(session, ctx, item_id)
@@ -515,7 +517,7 @@ def reorder_documents(
     session: Session, ctx: CommandContext, item_id: int, data: DocumentOrder
 ) -> dict[str, Any]:
     """Put an item's documents in the given order (the same documents, each once)."""
-    check_editable(ctx.meeting)
+    lifecycle.check_editable(ctx.meeting.status)
     item = _get_item(session, ctx, item_id)
     links = _links(session, item_id)
     if sorted(data.document_ids) != sorted(link.document_id for link in links):

@@ -16,10 +16,10 @@ from sqlmodel import Session, select
 
 from ecabinet import __version__
 from ecabinet.core.errors import Conflict, NotFound
+from ecabinet.core.text import nfc_trimmed
 from ecabinet.domain.roles import MeetingRole, MeetingStatus
 from ecabinet.services.kernel.context import Actor
 from ecabinet.services.meetings.agenda import agenda_items
-from ecabinet.services.meetings.editing import nfc
 from ecabinet.services.meetings.participants import ROLE_LABELS
 from ecabinet.storage.models import Body, Meeting, Participant, User, utcnow
 
@@ -55,13 +55,13 @@ def fold(line: str) -> str:
 
 def escape_text(value: str) -> str:
     """Escape a TEXT value (§3.3.11): backslash, semicolon, comma and newlines."""
-    value = nfc(value).replace("\r\n", "\n").replace("\r", "\n")
+    value = nfc_trimmed(value).replace("\r\n", "\n").replace("\r", "\n")
     return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
 def param_value(value: str) -> str:
     """A parameter value (§3.2): quoted when it holds ``:;,``; DQUOTE and controls dropped."""
-    clean = "".join(ch for ch in nfc(value) if ch != '"' and (ch >= " " or ch == "\t"))
+    clean = "".join(ch for ch in nfc_trimmed(value) if ch != '"' and (ch >= " " or ch == "\t"))
     return f'"{clean}"' if any(ch in clean for ch in ":;,") else clean
 
 

@@ -36,18 +36,14 @@ from ecabinet.domain import lifecycle
 from ecabinet.domain.roles import MeetingRole, MeetingStatus
 from ecabinet.services import audit, bodies, documents
 from ecabinet.services.accounts import SessionInfo
-from ecabinet.services.kernel.context import Actor, CommandContext, OutEvent
-from ecabinet.services.meetings.agenda import link_document
-from ecabinet.services.packs import (
+from ecabinet.services.packs.importing import ensure_users, import_pack
+from ecabinet.services.packs.spec import (
     PACK_FILE,
     AgendaItemSpec,
     LoadedPack,
-    PackSpec,
     consistency_problems,
     document_specs,
-    ensure_users,
     file_problems,
-    import_pack,
     pack_error,
     read_loaded,
     user_problems,
@@ -62,7 +58,6 @@ from ecabinet.storage.models import (
     Meeting,
     Participant,
     User,
-    utcnow,
 )
 
 MAX_ENTRIES = 5000
@@ -213,49 +208,6 @@ def prepare_files(
     if problems:
         raise pack_error(problems)
     return prepared
-
-
-class _ImportContext(CommandContext):
-    """A context for filling a brand-new meeting: its log starts after the import, so the
-    events that attaching documents would describe are not written."""
-
-    def emit(
-        self, type_: str, payload: Any, *, user_id: int | None = None, observer_payload: Any = None
-    ) -> OutEvent:
-        assert self.meeting.id is not None
-        return OutEvent(self.meeting.id, None, type_, {}, "meeting", utcnow())
-
-
-def attach_prepared(
-    session: Session,
-    meeting: Meeting,
-    spec: PackSpec,
-    items: Mapping[int, AgendaItem],
-    prepared: Mapping[str, documents.PreparedFile],
-    *,
-    uploaded_by: int | None,
-) -> None:
-    """Attach the pack's documents in order; a file named twice is one document on both items."""
-    actor = Actor(uploaded_by or 0, "", "", True, None, None)
-    ctx = _ImportContext(session, meeting, actor)
-    made: dict[str, int] = {}
-    for _loc, doc, item_spec in document_specs(spec):
-        item = items[id(item_spec)] if item_spec is not None else None
-        if doc.file in made:
-            if item is not None:
-                link_document(session, item, made[doc.file])
-            continue
-        row = documents.attach_document(
-            session,
-            ctx,
-            prepared[doc.file],
-            title=doc.title or "",
-            confidential=doc.confidential,
-            item_id=item.id if item is not None else None,
-            uploaded_by=uploaded_by,
-        )
-        assert row.id is not None
-        made[doc.file] = row.id
 
 
 # --- importing ---------------------------------------------------------------------------------

@@ -9,13 +9,13 @@ after its commit; uniqueness constraints keep one ballot per represented partici
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated, Any
 
 from pydantic import Field
 from sqlmodel import Session, select
 
 from ecabinet.core.errors import Conflict, EcabinetError, InvalidInput, NotFound
+from ecabinet.core.text import nfc_trimmed
 from ecabinet.domain import lifecycle, voting
 from ecabinet.domain.procedure import Majority
 from ecabinet.domain.roles import MeetingStatus
@@ -94,10 +94,6 @@ class PollCast(Command):
         "Vote the proxy of this participant (default: your own ballot)."))
 
 
-def voting_text(text: str) -> str:
-    return unicodedata.normalize("NFC", text.strip())
-
-
 def refused(exc: Refusal, kind: type[EcabinetError] = InvalidInput) -> EcabinetError:
     return kind(exc.message, code=exc.code, details=exc.details)
 
@@ -161,13 +157,12 @@ def _draft_event(ctx: CommandContext, poll: Poll) -> dict[str, Any]:
 def poll_create(session: Session, ctx: CommandContext, cmd: PollCreate) -> dict[str, Any]:
     meeting = ctx.meeting
     assert meeting.id is not None
-    if not lifecycle.is_editable(MeetingStatus(meeting.status)):
-        raise Conflict("Cuộc họp đã lưu trữ (the meeting is archived).", code="meeting_archived")
+    lifecycle.check_editable(meeting.status)
     _check_item(session, meeting, cmd.agenda_item_id)
     poll = Poll(
         meeting_id=meeting.id,
         agenda_item_id=cmd.agenda_item_id,
-        question=voting_text(cmd.question),
+        question=nfc_trimmed(cmd.question),
         kind=cmd.kind.value,
         max_choices=cmd.max_choices,
         secret=cmd.secret,
@@ -176,7 +171,7 @@ def poll_create(session: Session, ctx: CommandContext, cmd: PollCreate) -> dict[
         allow_change=cmd.allow_change,
         status=PollStatus.DRAFT.value,
     )
-    _define(poll, cmd.kind, [voting_text(o) for o in cmd.options])
+    _define(poll, cmd.kind, [nfc_trimmed(o) for o in cmd.options])
     session.add(poll)
     return _draft_event(ctx, poll)
 
@@ -196,7 +191,7 @@ def poll_update(session: Session, ctx: CommandContext, cmd: PollUpdate) -> dict[
         _check_item(session, ctx.meeting, cmd.agenda_item_id)
         poll.agenda_item_id = cmd.agenda_item_id
     if cmd.question is not None:
-        poll.question = voting_text(cmd.question)
+        poll.question = nfc_trimmed(cmd.question)
     for name in ("max_choices", "secret", "abstentions_count", "allow_change"):
         value = getattr(cmd, name)
         if value is not None:
@@ -204,7 +199,7 @@ def poll_update(session: Session, ctx: CommandContext, cmd: PollUpdate) -> dict[
     if cmd.majority is not None:
         poll.rule = cmd.majority.value
     kind = cmd.kind or PollKind(poll.kind)
-    labels = [voting_text(o) for o in cmd.options] if cmd.options is not None else None
+    labels = [nfc_trimmed(o) for o in cmd.options] if cmd.options is not None else None
     _define(poll, kind, labels)
     session.add(poll)
     return _draft_event(ctx, poll)
