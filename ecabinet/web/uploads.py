@@ -20,7 +20,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from ecabinet.core.errors import InvalidInput, TooLarge
-from ecabinet.storage.blobs import storage_errors
+from ecabinet.services.documents.uploads import spooling
 
 MAX_FIELDS: Final = 20
 MAX_FIELD_BYTES: Final = 64 * 1024
@@ -178,7 +178,7 @@ async def receive_upload(
     parser = MultipartParser(params[b"boundary"], receiver.callbacks())  # type: ignore[arg-type]
     received = 0
     try:
-        with storage_errors():  # the disk filling up: a clear 507, not an internal error
+        with spooling():  # the disk filling up: a clear 507, not an internal error
             async for chunk in request.stream():
                 received += len(chunk)
                 if received > max_bytes + ENVELOPE:

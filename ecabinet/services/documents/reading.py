@@ -1,0 +1,319 @@
+"""Reading documents: status, page images and words, bookmarks, the file, the pack book.
+
+Every read checks the one access policy first (``load_document``, ``books.book_spec``). Each
+read that sends content answers a ``Representation``: a ``tag`` that names exactly the bytes it
+would send, how long they may be kept and by whom, and ``produce`` to make them. The transport
+compares the tag with what the client holds and calls ``produce`` only when it must, so a
+revalidated page, file or book costs no rendering, no watermarking and no audit record.
+
+Page images are immutable (named by content hash, page, size and format). A page not rendered
+yet is rendered first in line and the reader waits for it a few seconds (``PageNotReady`` after
+that). Confidential documents are served only as images with the viewer's name and the time
+drawn into the pixels, so their tag changes each minute and each viewing is audited (once per
+person and page every ``AUDIT_VIEW_EVERY`` seconds); neither their PDF nor their text leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from ecabinet.core.errors import EcabinetError, Forbidden, NotFound, Unavailable
+from ecabinet.core.logs import get_logger
+from ecabinet.core.settings import Settings
+from ecabinet.pdf.errors import PdfError
+from ecabinet.pdf.isolation import outline_isolated, run_isolated
+from ecabinet.pdf.render import RENDITIONS, Rendition
+from ecabinet.pdf.watermark import watermark_image
+from ecabinet.rendering.cache import RenditionCache
+from ecabinet.services import audit
+from ecabinet.services.accounts import SessionInfo
+from ecabinet.services.documents import (
+    PDF_MEDIA_TYPE,
+    DocumentAccess,
+    books,
+    describe,
+    load_document,
+)
+from ecabinet.services.documents.rendering import RenderService
+from ecabinet.storage.blobs import BlobStore, write_atomically
+from ecabinet.storage.database import Database
+
+log = get_logger(__name__)
+
+AUDIT_VIEW_EVERY: Final = 600.0
+SIZES: Final[dict[str, Rendition]] = {r.name: r for r in RENDITIONS}
+# Who may keep a representation, and how long: anyone for good (content-named bytes); the
+# viewer a minute (watermarked with the time); the viewer an hour; the viewer, asking again.
+Caching = Literal["immutable", "watermarked", "private_hour", "revalidate"]
+
+
+class PageNotReady(Unavailable):
+    code = "page_not_ready"
+
+
+class PageFailed(EcabinetError):
+    code = "page_failed"
+    status = 422
+
+
+@dataclass(frozen=True)
+class Representation:
+    """What a read would send: named by ``tag``, made by ``produce`` (bytes, or a file)."""
+
+    tag: str
+    media_type: str
+    caching: Caching
+    produce: Callable[[], Awaitable[bytes | Path]]
+    filename: str = ""  # a download's name
+
+
+class ViewLog:
+    """When each person last saw each confidential page (this process), so that flipping back
+    and forth is one audited viewing."""
+
+    def __init__(self, every: float = AUDIT_VIEW_EVERY) -> None:
+        self.every = every
+        self._seen: dict[tuple[int, int, int], float] = {}
+
+    def first_in_a_while(self, user_id: int, document_id: int, page: int) -> bool:
+        key = (user_id, document_id, page)
+        now = time.monotonic()
+        if now - self._seen.get(key, -self.every) < self.every:
+            return False
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        self._seen[key] = now
+        return True
+
+
+def _not_ready(page: int) -> PageNotReady:
+    return PageNotReady(
+        f"Trang {page} đang được chuẩn bị; vui lòng thử lại sau giây lát "
+        "(the page is being rendered).",
+        code="page_not_ready",
+    )
+
+
+def _page_number(access: DocumentAccess, page: int) -> int:
+    count = access.blob.page_count or 0
+    if not 1 <= page <= count:
+        raise NotFound(
+            f"Không có trang {page} (the document has {count} pages).", code="page_not_found"
+        )
+    return page
+
+
+def _stamp_lines(access: DocumentAccess, timezone: str) -> tuple[list[str], str]:
+    minute = datetime.now(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M")
+    actor = access.actor
+    return ["TÀI LIỆU MẬT", actor.full_name, f"{actor.username} · {minute}"], minute
+
+
+def _outline(store: BlobStore, sha256: str) -> bytes:
+    cached = store.renditions_dir / sha256[:2] / sha256 / "outline.json"
+    try:
+        return cached.read_bytes()
+    except FileNotFoundError:
+        pass
+    entries = run_isolated(outline_isolated, str(store.path(sha256)), timeout=30.0)
+    data = json.dumps({"outline": entries}, ensure_ascii=False).encode("utf-8")
+    write_atomically(cached, data)
+    return data
+
+
+def download_name(filename: str) -> str:
+    """The name a document downloads under: its file name, as a PDF."""
+    stem = filename.rsplit(".", 1)[0] if "." in filename else filename
+    return f"{stem or 'tai-lieu'}.pdf"
+
+
+class DocumentReads:
+    """The reads of one server process: its database, files, render service, viewing log and
+    book builds."""
+
+    def __init__(self, db: Database, settings: Settings, renders: RenderService | None) -> None:
+        self.db = db
+        self.settings = settings
+        self._renders = renders
+        self.store = BlobStore(settings.data_dir)
+        self.cache = RenditionCache(self.store)
+        self.views = ViewLog()
+        self.books = books.BookBuilds()
+
+    @property
+    def renders(self) -> RenderService:
+        if self._renders is None:  # pragma: no cover - create_app always sets it
+            raise Unavailable("Dịch vụ kết xuất chưa chạy.", code="render_unavailable")
+        return self._renders
+
+    async def _access(self, user: SessionInfo, document_id: int) -> DocumentAccess:
+        return await self.db.read(load_document, user, document_id)
+
+    async def _audit(self, action: str, actor_id: int, subject: str, details: dict[str, Any],
+                     address: str) -> None:
+        await self.db.write(audit.record, action, actor_id=actor_id, subject=subject,
+                            details=details, address=address)
+
+    async def status(self, user: SessionInfo, document_id: int) -> dict[str, Any]:
+        """A document's status and layout: pages ready, page sizes, the renditions, whether
+        it may be downloaded (and its words read: not when confidential)."""
+
+        def read(session: Session) -> tuple[DocumentAccess, dict[str, Any]]:
+            access = load_document(session, user, document_id)
+            return access, describe(session, access.document).model_dump(mode="json")
+
+        access, data = await self.db.read(read)
+        blob = access.blob
+        if blob.status in ("pending", "rendering"):
+            data["pages_ready"] = await asyncio.to_thread(self.cache.pages_rendered, blob.sha256)
+        data["page_sizes"] = blob.page_sizes or []
+        data["renditions"] = {
+            r.name: {"width": r.width, "media_type": r.mime} for r in RENDITIONS
+        }
+        data["downloadable"] = not access.confidential
+        return data
+
+    async def _ensure_page(self, access: DocumentAccess, page: int, wait: float) -> None:
+        """Make sure ``page`` (1-based) is on disk: render it first in line and wait up to
+        ``wait`` seconds (``PageNotReady`` after that, ``PageFailed`` when it cannot be)."""
+        blob = access.blob
+        if await asyncio.to_thread(self.cache.text_path(blob.sha256, page - 1).is_file):
+            if blob.status in ("pending", "rendering"):
+                # The reader is here: the next page goes next.
+                await self.renders.prioritise(blob.sha256, page - 1)
+            return
+        if blob.status == "failed" and blob.error:
+            raise PageFailed(blob.error, code="page_failed", details={"page": page})
+        try:
+            await self.renders.wait_for_page(blob.sha256, page - 1, blob.page_count or 0,
+                                             timeout=wait)
+        except TimeoutError:
+            raise _not_ready(page) from None
+        except PdfError as exc:
+            raise PageFailed(exc.message, code="page_failed",
+                             details={"page": page, "reason": exc.code}) from None
+
+    async def page_image(self, user: SessionInfo, document_id: int, page: int, size: str, *,
+                         wait: float, address: str) -> Representation:
+        """A page image at ``size``; for a confidential document watermarked with the viewer
+        and the minute, and the viewing audited."""
+        access = await self._access(user, document_id)
+        rendition = SIZES.get(size)
+        if rendition is None:
+            raise NotFound(
+                f"Không có cỡ ảnh '{size}' (use {', '.join(SIZES)}).", code="unknown_size"
+            )
+        page = _page_number(access, page)
+        sha = access.blob.sha256
+        path = self.cache.rendition_path(sha, page - 1, rendition)
+
+        async def image() -> bytes:
+            await self._ensure_page(access, page, wait)
+            return await asyncio.to_thread(path.read_bytes)
+
+        if not access.confidential:
+            return Representation(f"{sha[:32]}-{page}-{rendition.name}-{rendition.extension}",
+                                  rendition.mime, "immutable", image)
+        data = await image()
+        lines, minute = _stamp_lines(access, self.settings.timezone)
+        digest = hashlib.sha256(
+            f"{sha}|{page}|{rendition.name}|{access.actor.user_id}|{minute}".encode()
+        ).hexdigest()[:40]
+        await self._audit_view(access, page, rendition.name, address)
+
+        async def watermarked() -> bytes:
+            return await asyncio.to_thread(partial(watermark_image, data, lines))
+
+        return Representation(f"w-{digest}", rendition.mime, "watermarked", watermarked)
+
+    async def _audit_view(self, access: DocumentAccess, page: int, size: str,
+                          address: str) -> None:
+        actor, doc_id = access.actor, access.document.id or 0
+        if not self.views.first_in_a_while(actor.user_id, doc_id, page):
+            return
+        log.info("document.viewed", user_id=actor.user_id, username=actor.username,
+                 document_id=doc_id, page=page, size=size)
+        await self._audit(audit.CONFIDENTIAL_VIEW, actor.user_id, f"document:{doc_id}",
+                          {"meeting_id": access.meeting.id, "page": page, "size": size},
+                          address)
+
+    async def page_text(self, user: SessionInfo, document_id: int, page: int, *,
+                        wait: float) -> Representation:
+        """A page's words with their boxes (JSON); never for a confidential document."""
+        access = await self._access(user, document_id)
+        page = _page_number(access, page)
+        if access.confidential:
+            raise Forbidden(
+                "Tài liệu mật chỉ được xem dưới dạng ảnh có đóng dấu tên người xem "
+                "(confidential documents are served as watermarked images only).",
+                code="confidential_images_only",
+            )
+        sha = access.blob.sha256
+
+        async def words() -> bytes:
+            await self._ensure_page(access, page, wait)
+            return await asyncio.to_thread(self.cache.text_path(sha, page - 1).read_bytes)
+
+        return Representation(f"{sha[:32]}-{page}-text", "application/json", "immutable", words)
+
+    async def outline(self, user: SessionInfo, document_id: int) -> Representation:
+        """The document's bookmarks, read once from the PDF in a throwaway process."""
+        access = await self._access(user, document_id)
+        sha = access.blob.sha256
+
+        async def bookmarks() -> bytes:
+            try:
+                return await asyncio.to_thread(_outline, self.store, sha)
+            except PdfError as exc:
+                raise PageFailed(exc.message, code="outline_failed") from None
+
+        caching: Caching = "private_hour" if access.confidential else "immutable"
+        return Representation(f"{sha[:32]}-outline", "application/json", caching, bookmarks)
+
+    async def file(self, user: SessionInfo, document_id: int, address: str) -> Representation:
+        """The sanitised PDF, for download (refused for confidential documents); each
+        download is audited."""
+        access = await self._access(user, document_id)
+        if access.confidential:
+            raise Forbidden(
+                "Tài liệu mật không được tải về; chỉ xem trên máy tính bảng có đóng dấu tên "
+                "người xem (confidential documents cannot be downloaded).",
+                code="confidential_no_download",
+            )
+        sha = access.blob.sha256
+
+        async def stored() -> Path:
+            await self._audit(audit.DOWNLOAD, access.actor.user_id,
+                              f"document:{access.document.id}",
+                              {"meeting_id": access.meeting.id, "sha256": sha}, address)
+            return self.store.path(sha)
+
+        return Representation(sha, PDF_MEDIA_TYPE, "immutable", stored,
+                              download_name(access.document.filename))
+
+    async def book(self, user: SessionInfo, meeting_id: int, address: str) -> Representation:
+        """The caller's variant of the meeting pack book, built once per contents; each
+        export is audited."""
+        spec = await self.db.read(books.book_spec, user, meeting_id, self.settings.timezone)
+
+        async def built() -> Path:
+            path = await self.books.get(self.settings, spec)
+            await self._audit(audit.EXPORT, user.user_id, f"meeting:{meeting_id}",
+                              {"what": "book", "variant": spec.variant,
+                               "pack_version": spec.pack_version}, address)
+            return path
+
+        return Representation(spec.digest[:40], PDF_MEDIA_TYPE, "revalidate", built,
+                              f"tai-lieu-hop-{meeting_id}.pdf")
