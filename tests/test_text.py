@@ -1,11 +1,12 @@
-"""NFC, the one normalisation: the functions and the pydantic types (ecabinet/core/text.py)."""
+"""NFC, the one normalisation: core/text.py and its pydantic types in core/validation.py."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import BaseModel, Field, ValidationError
 
-from ecabinet.core.text import NfcText, TrimmedText, nfc, nfc_trimmed
+from ecabinet.core.text import nfc, nfc_trimmed
+from ecabinet.core.validation import NfcText, TrimmedText
 
 DECOMPOSED = "Mu\u0323c lu\u0323c"  # "Mục lục" as macOS file names and some PDFs carry it
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 from ecabinet.core.errors import InvalidInput
+from ecabinet.core.text import nfc, nfc_trimmed
 
 M = TypeVar("M", bound=BaseModel)
+
+# Text fields stored in NFC (core/text.py), e.g. ``title: TrimmedText = Field(max_length=300)``:
+# the lengths are checked on the string as received, then it is normalised. (Wrapped in a further
+# ``Annotated[..., Field(...)]`` pydantic would check the lengths after, with a vaguer message.)
+NfcText = Annotated[str, AfterValidator(nfc)]
+TrimmedText = Annotated[str, AfterValidator(nfc_trimmed)]
 
 
 def validation_details(exc: ValidationError) -> list[dict[str, Any]]:

@@ -39,7 +39,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlmodel import Session
 
 from ecabinet.core.errors import InvalidInput
-from ecabinet.core.text import TrimmedText, nfc_trimmed
+from ecabinet.core.text import nfc_trimmed
+from ecabinet.core.validation import TrimmedText
 from ecabinet.domain.proxies import Voter
 from ecabinet.domain.roles import MeetingRole
 from ecabinet.services import accounts
