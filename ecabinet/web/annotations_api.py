@@ -24,7 +24,7 @@ from ecabinet.protocol.roles import MEETING_READERS
 from ecabinet.services import audit
 from ecabinet.services.accounts import SessionInfo
 from ecabinet.services.annotations import export as annotation_export
-from ecabinet.services.annotations import readable
+from ecabinet.services.annotations import readable, wanted_ids
 from ecabinet.services.documents import PDF_MEDIA_TYPE, load_document
 from ecabinet.storage.blobs import BlobStore
 from ecabinet.web.common import require_user, runtime
@@ -75,11 +75,12 @@ async def _audit(request: Request, user: SessionInfo, subject: str, details: dic
     )
 
 
-def _document_annotations(session: Session, user: SessionInfo, document_id: int
-                          ) -> list[dict[str, Any]]:
+def _document_annotations(session: Session, user: SessionInfo, document_id: int,
+                          ids: list[int] | None) -> list[dict[str, Any]]:
     access = load_document(session, user, document_id)
     assert access.meeting.id is not None
-    views = readable(session, access.actor, access.meeting.id, document_ids=[document_id])
+    views = readable(session, access.actor, access.meeting.id, document_ids=[document_id],
+                     ids=ids)
     return [v.model_dump(mode="json") for v in views]
 
 
@@ -89,13 +90,16 @@ def _document_annotations(session: Session, user: SessionInfo, document_id: int
     roles=MEETING_READERS,
     summary="The annotations of a document the caller may read: their own (any visibility), "
     "shared ones, and for the chair and secretaries the staff ones. Same items as the "
-    "`annotations` snapshot part.",
-    errors=("document_not_found",),
+    "`annotations` snapshot part. `?ids=4,7` (at most 200 ids) gives only those of them: "
+    "how a client fetches the contents the logged `annotation.saved` names; an id the caller "
+    "may not read (any more) is left out.",
+    errors=("document_not_found", "invalid_payload"),
 )
 async def document_annotations(request: Request) -> Response:
     user = await require_user(request)
+    ids = wanted_ids(request.query_params.get("ids"))
     found = await runtime(request).db.read(
-        _document_annotations, user, int(request.path_params["document_id"])
+        _document_annotations, user, int(request.path_params["document_id"]), ids
     )
     return JSONResponse({"annotations": found}, headers={"Cache-Control": "no-store"})
 

@@ -145,6 +145,10 @@ async def create(tablet: Tablet, mid: int, document_id: int, page: int, data: di
     return answer
 
 
+# All that a logged annotation event may say of an annotation (``annotation.removed`` adds why).
+REFERENCE_KEYS = {"id", "uid", "author_id", "document_id", "version"}
+
+
 class Replica:
     """A device's picture of the annotations it reads, built only from what the server sends
     (the snapshot part, events, acks) plus its own optimistic changes while offline."""
@@ -153,6 +157,9 @@ class Replica:
         self.items: dict[int, dict[str, Any]] = {a["id"]: a for a in part or []}
         self.queue: list[tuple[str, dict[str, Any]]] = []  # (command, payload) while offline
         self.local: dict[str, dict[str, Any]] = {}  # offline creations by uid
+        # Logged references to versions this device holds no contents of (id -> version): what
+        # it would fetch. A connected device gets the contents live first, so none.
+        self.wanted: dict[int, int] = {}
 
     def reset(self, part: list[dict[str, Any]]) -> None:
         """The authoritative part of a (re)join replaces everything."""
@@ -161,16 +168,26 @@ class Replica:
 
     def apply(self, envelope: dict[str, Any]) -> None:
         kind = envelope["type"]
-        if kind.startswith("annotation.saved"):
+        if kind == "annotation.saved":  # logged: references only, never contents
+            for ref in envelope["payload"]["annotations"]:
+                assert set(ref) == REFERENCE_KEYS, ref
+                mine = self.items.get(ref["id"])
+                if mine is None or mine["version"] < ref["version"]:
+                    self.wanted[ref["id"]] = max(ref["version"], self.wanted.get(ref["id"], 0))
+        elif kind.startswith("annotation.saved"):
             for item in envelope["payload"]["annotations"]:
                 mine = self.items.get(item["id"])
                 if mine is None or mine["version"] <= item["version"]:
                     self.items[item["id"]] = item
+                if self.wanted.get(item["id"], 0) <= item["version"]:
+                    self.wanted.pop(item["id"], None)
         elif kind.startswith("annotation.removed"):
             for item in envelope["payload"]["annotations"]:
                 mine = self.items.get(item["id"])
                 if mine is not None and mine["version"] <= item["version"]:
                     del self.items[item["id"]]
+                if self.wanted.get(item["id"], 0) <= item["version"]:
+                    self.wanted.pop(item["id"], None)
 
     def offline(self, name: str, payload: dict[str, Any]) -> None:
         """A change made without a connection: applied locally, queued with its client id."""
@@ -212,10 +229,13 @@ async def settles(tablet: Tablet, part: list[dict[str, Any]],
             await tablet.changed.wait()
 
     try:
-        return await asyncio.wait_for(converge(), timeout)
+        replica = await asyncio.wait_for(converge(), timeout)
     except TimeoutError:
         replica = Replica(part)
         for envelope in tablet.events:
             replica.apply(envelope)
         assert replica.state() == expected  # shows the difference
         raise
+    # Connected, it got every annotation's contents live: nothing left to fetch.
+    assert replica.wanted == {}
+    return replica

@@ -103,8 +103,11 @@ async def test_presenter_ink_streams_to_the_room_and_can_be_kept(
     annotation = kept["annotation"]
     assert annotation["visibility"] == "shared" and annotation["kind"] == "ink"
     assert annotation["data"]["strokes"] == [[p for part in strokes for p in part]]
+    live = await d2.wait_for(lambda e: e["type"] == "annotation.saved.live")
+    assert live["payload"]["annotations"][0]["data"] == annotation["data"]
     saved = await d2.wait_for(lambda e: e["type"] == "annotation.saved")
     assert saved["seq"] is not None and saved["payload"]["annotations"][0]["uid"] == "ink-s1"
+    assert "data" not in saved["payload"]["annotations"][0]  # the log keeps references only
     await d2.wait_for(lambda e: e["type"] == "ink.kept" and e["payload"]["stroke"] == "s1")
     assert f"{ids['chutich']}:ink-s1" in await visible(live_server, "quansat", mid)
     unknown = await chair.call("ink.keep", {"meeting_id": mid, "stroke": "never"})

@@ -122,3 +122,50 @@ def test_private_shared_offline_and_live_ink(
     chair.click("#ink-keep")
     expect(reader.locator("#annot-layer path.live-ink")).to_have_count(0)
     expect(saved(reader, "g.ann-ink[data-visibility=shared]")).to_have_count(2)
+
+
+def test_a_reference_without_contents_is_fetched_if_still_readable(
+    new_tablet: Any, live_server: Any, room: dict[str, Any]
+) -> None:
+    """The log names annotations without their contents: a tablet holding only the reference
+    fetches the contents over the authorised read, and gets only what it may still read."""
+    meeting_id = room["meeting_id"]
+    items = agenda_items(live_server.url, meeting_id, api_token(live_server.url, "thuky"))
+    report = next(i for i in items if i["number"] == "2")
+    doc = upload_document(live_server.url, meeting_id, item_id=report["id"], title="Báo cáo",
+                          pages=2)
+    author = new_tablet("daibieu1", f"/meetings/{meeting_id}")
+    reader = new_tablet("daibieu2", f"/meetings/{meeting_id}")
+    author.on("dialog", lambda dialog: dialog.accept("Ý kiến chia sẻ"))
+    for page in (author, reader):
+        expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+        open_document(page, report["id"], doc["id"])
+    author.click("#annot-toolbar [data-tool=pen]")
+    draw(author, (0.2, 0.6), (0.6, 0.65))  # private
+    author.select_option("#annot-visibility", "shared")
+    author.click("#annot-toolbar [data-tool=note]")
+    draw(author, (0.8, 0.2), (0.8, 0.2))
+    pin = reader.locator("#notes-layer .note-pin")
+    expect(pin).to_have_attribute("aria-label", "Ghi chú: Lê Hoàng Minh: Ý kiến chia sẻ")
+    expect(saved(author, "g.ann-ink[data-visibility=private]")).to_have_count(1)
+    refs = author.evaluate("""() => window.ecabinet.state.parts.annotations.map((a) => ({
+        id: a.id, uid: a.uid, author_id: a.author.user_id, document_id: a.document_id,
+        version: a.version }))""")
+    assert len(refs) == 2
+
+    # The reader loses the contents and hears only the references (its own state, no server
+    # change): it fetches them, and gets the shared note back, never the private stroke.
+    with reader.expect_response(lambda r: f"/api/documents/{doc['id']}/annotations?ids="
+                                in r.url) as answer:
+        reader.evaluate("""(refs) => {
+            const state = window.ecabinet.state;
+            state.parts.annotations = [];
+            state.changed(["annotations"], null);
+            state.apply({ meeting_id: state.parts.meeting.id, seq: null, type: "annotation.saved",
+                          payload: { annotations: refs }, at: new Date().toISOString() });
+        }""", refs)
+    fetched = answer.value.json()["annotations"]
+    assert [a["kind"] for a in fetched] == ["note"]
+    expect(pin).to_have_attribute("aria-label", "Ghi chú: Lê Hoàng Minh: Ý kiến chia sẻ")
+    expect(reader.locator("#annot-layer g.ann-ink")).to_have_count(0)
+    assert reader.evaluate("() => window.ecabinet.state.parts.annotation_wanted") == {}

@@ -3,7 +3,9 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 
 import { MeetingState } from "../static/js/state.js";
-import { livePoints, removeById, upsertById } from "../static/js/annotation-state.js";
+import {
+  applyFetched, livePoints, noteWanted, removeById, settleWanted, toFetch, upsertById,
+} from "../static/js/annotation-state.js";
 
 const ann = (id, version, extra = {}) => ({ id, uid: `a-${id}`, version, document_id: 9, page: 0, kind: "ink", ...extra });
 
@@ -37,12 +39,12 @@ describe("annotation views by id and version", () => {
 });
 
 describe("annotation events", () => {
-  for (const suffix of ["", ".own", ".staff"]) {
-    test(`annotation.saved${suffix} and annotation.removed${suffix}`, () => {
+  for (const [saved, removed] of [[".live", ""], [".own", ".own"], [".staff", ".staff"]]) {
+    test(`annotation.saved${saved} and annotation.removed${removed}`, () => {
       const { state, changed, apply } = stateWith({ annotations: [ann(1, 1)] });
-      apply(`annotation.saved${suffix}`, { annotations: [ann(1, 2), ann(2, 1)] });
+      apply(`annotation.saved${saved}`, { annotations: [ann(1, 2), ann(2, 1)] });
       assert.deepEqual(state.parts.annotations, [ann(1, 2), ann(2, 1)]);
-      apply(`annotation.removed${suffix}`, { annotations: [{ id: 1, uid: "a-1", version: 2 }] });
+      apply(`annotation.removed${removed}`, { annotations: [{ id: 1, uid: "a-1", version: 2 }] });
       assert.deepEqual(state.parts.annotations, [ann(2, 1)]);
       assert.deepEqual(changed, [["annotations"], ["annotations"]]);
     });
@@ -54,6 +56,63 @@ describe("annotation events", () => {
     assert.deepEqual(changed, [["annotation_carried"]]);
     assert.deepEqual(stale, []);
     assert.deepEqual(state.parts.annotations, [ann(1, 1)]);
+  });
+});
+
+describe("the logged annotation.saved: references, contents fetched when missing", () => {
+  const ref = (id, version, documentId = 9) => ({ id, uid: `a-${id}`, author_id: 3, document_id: documentId, version });
+
+  test("after the live contents, the reference changes nothing", () => {
+    const { state, changed, stale, apply } = stateWith({ annotations: [] });
+    apply("annotation.saved.live", { annotations: [ann(1, 2)] });
+    apply("annotation.saved", { annotations: [ref(1, 2)] });
+    assert.deepEqual(state.parts.annotations, [ann(1, 2)]);
+    assert.deepEqual(changed, [["annotations"], []]);
+    assert.deepEqual(stale, []);
+    assert.deepEqual(toFetch(state.parts), new Map());
+  });
+
+  test("a reference to contents not held is fetched, by document, and applied", () => {
+    const { state, changed, apply } = stateWith({ annotations: [ann(1, 1)] });
+    apply("annotation.saved", { annotations: [ref(1, 3), ref(2, 1, 12), ref(4, 1)] });
+    assert.deepEqual(changed, [["annotation_wanted"]]);
+    const wanted = toFetch(state.parts);
+    assert.deepEqual(wanted, new Map([[9, [1, 4]], [12, [2]]]));
+    // Reference 4 is no longer readable: the answer leaves it out, and it is forgotten.
+    assert.equal(applyFetched(state.parts, [1, 4], [ann(1, 3, { text: "mới" })]), true);
+    assert.deepEqual(state.parts.annotations, [ann(1, 3, { text: "mới" })]);
+    assert.deepEqual(toFetch(state.parts), new Map([[12, [2]]]));
+    assert.deepEqual(toFetch(state.parts, new Set([2])), new Map(), "being fetched");
+    assert.equal(applyFetched(state.parts, [2], []), false);
+    assert.deepEqual(state.parts.annotation_wanted, {});
+  });
+
+  test("a removal before the fetch answers keeps the annotation removed", () => {
+    const { state, apply } = stateWith({ annotations: [] });
+    apply("annotation.saved", { annotations: [ref(5, 1)] });
+    assert.deepEqual(toFetch(state.parts), new Map([[9, [5]]]));
+    apply("annotation.removed", { annotations: [{ ...ref(5, 2), reason: "hidden" }] });
+    assert.equal(applyFetched(state.parts, [5], [ann(5, 1, { text: "Bí mật" })]), false);
+    assert.deepEqual(state.parts.annotations, []);
+  });
+
+  test("a resync's annotations part settles the replayed references: nothing to fetch", () => {
+    const { state, apply } = stateWith({ annotations: [] });
+    apply("annotation.saved", { annotations: [ref(1, 1), ref(2, 1)] });
+    apply("annotation.saved", { annotations: [ref(2, 2)] });
+    apply("annotation.removed", { annotations: [{ ...ref(1, 2), reason: "deleted" }] });
+    state.loadPrivate({ annotations: [ann(2, 2)] });
+    assert.deepEqual(toFetch(state.parts), new Map());
+    assert.deepEqual(state.parts.annotation_wanted, {});
+  });
+
+  test("wanted entries keep the highest version and are settled by newer contents", () => {
+    let wanted = noteWanted([ann(1, 1)], undefined, [ref(1, 1)]);
+    assert.equal(wanted, undefined, "held at that version: nothing noted");
+    wanted = noteWanted([], wanted, [ref(1, 3), ref(1, 2)]);
+    assert.deepEqual(wanted, { 1: { id: 1, document_id: 9, version: 3 } });
+    assert.deepEqual(settleWanted(wanted, [ann(1, 2)]), wanted);
+    assert.deepEqual(settleWanted(wanted, [ann(1, 3)]), {});
   });
 });
 

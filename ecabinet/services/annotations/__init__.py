@@ -14,8 +14,10 @@ Who hears of a change depends on the visibility (``ecabinet.domain.annotations``
 - ``private``: ``annotation.saved.own`` / ``annotation.removed.own`` to the author's devices;
 - ``staff``: ``annotation.saved.staff`` to the chair and secretaries, and the ``.own`` event to the
   author's devices;
-- ``shared``: ``annotation.saved`` / ``annotation.removed``, logged meeting events (observers do
-  not get annotations on confidential documents).
+- ``shared``: ``annotation.saved.live`` with the contents to the devices connected now, then
+  ``annotation.saved`` with references only, logged; ``annotation.removed``, logged (observers
+  do not get annotations on confidential documents). The log never holds contents
+  (``events``).
 
 A change of visibility that narrows the readers first sends a removal (``reason: "hidden"``) to
 the old audience, then the annotation to the new one, so every device that still reads it ends
@@ -25,9 +27,7 @@ again on every resync: clients apply it after the replayed events.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -38,16 +38,18 @@ from ecabinet.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ecabinet.core.text import nfc
 from ecabinet.domain import annotations as rules
 from ecabinet.domain import lifecycle
-from ecabinet.domain.annotations import Audience, Visibility
+from ecabinet.domain.annotations import Visibility
 from ecabinet.domain.roles import MeetingRole
-from ecabinet.protocol import Command, Schema, command, event
+from ecabinet.protocol import Command, Schema, command
 from ecabinet.protocol.roles import PARTICIPANTS
+from ecabinet.services.annotations.events import AnnotationView, Outbox, view_of
 from ecabinet.services.documents import may_see, secret_documents
-from ecabinet.services.kernel.context import Actor, CommandContext, OutEvent
+from ecabinet.services.kernel.context import Actor, CommandContext
 from ecabinet.services.kernel.snapshot import snapshot_part
 from ecabinet.storage.models import Annotation, Blob, Document, Meeting, User, utcnow
 
 MAX_TEXT: Final = 10_000
+MAX_FETCH: Final = 200  # annotation ids in one fetch
 
 
 Coord = Annotated[float, Field(allow_inf_nan=False, ge=-100_000, le=100_000)]
@@ -142,147 +144,6 @@ class AnnotationDelete(AnnotationRef):
     base_version: int | None = Field(default=None, ge=1)
 
 
-# --- views and events --------------------------------------------------------------------------
-
-
-class Author(Schema):
-    user_id: int
-    full_name: str
-
-
-class AnnotationView(Schema):
-    id: int
-    uid: str
-    document_id: int
-    page: int  # 0-based
-    kind: str  # ink, highlight, note, text
-    visibility: str  # private, staff, shared
-    data: dict[str, Any]
-    author: Author
-    version: int
-    # Set when the document was replaced and this annotation found no place in the new version:
-    # ``page`` and ``data`` then refer to that earlier version (its id), shown beside the new one.
-    orphaned_from_document_id: int | None
-    # Made on a version that has since been replaced: the server is carrying it over.
-    carry_pending: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-class AnnotationsSaved(Schema):
-    annotations: list[AnnotationView]
-
-
-class RemovedAnnotation(Schema):
-    id: int
-    uid: str
-    author_id: int
-    document_id: int
-    version: int
-    reason: Literal["deleted", "hidden"]  # hidden: this audience no longer reads it
-
-
-class AnnotationsRemoved(Schema):
-    annotations: list[RemovedAnnotation]
-
-
-_SAVED = "Annotations created or changed, as they now are (clients upsert by `id`, keeping the "
-_REMOVED = "Annotations deleted (`reason` deleted) or no longer readable by this audience "
-event("annotation.saved", AnnotationsSaved, audience="meeting",
-      sent_by="annotation.create, annotation.update, ink.keep, a replaced document",
-      summary=_SAVED + "higher `version`): shared annotations. Observers do not get those on "
-      "confidential documents.")
-event("annotation.saved.staff", AnnotationsSaved, audience="staff", logged=False,
-      sent_by="annotation.create, annotation.update, a replaced document",
-      summary=_SAVED + "higher `version`): annotations whose visibility is `staff`. Also in the "
-      "`annotations` snapshot part.")
-event("annotation.saved.own", AnnotationsSaved, audience="user", logged=False,
-      sent_by="annotation.create, annotation.update, a replaced document",
-      summary=_SAVED + "higher `version`): the author's own private and staff annotations, to "
-      "the author's devices. Also in the `annotations` snapshot part.")
-event("annotation.removed", AnnotationsRemoved, audience="meeting",
-      sent_by="annotation.delete, annotation.update (visibility narrowed)",
-      summary=_REMOVED + "(`reason` hidden: it was shared and is not any more). When the "
-      "annotation stays readable for some, the new state follows in a `saved` event.")
-event("annotation.removed.staff", AnnotationsRemoved, audience="staff", logged=False,
-      sent_by="annotation.delete, annotation.update (visibility narrowed)",
-      summary=_REMOVED + "among the staff-visible annotations.")
-event("annotation.removed.own", AnnotationsRemoved, audience="user", logged=False,
-      sent_by="annotation.delete, annotation.update (staff made private)",
-      summary=_REMOVED + "among the author's own private and staff annotations.")
-
-_SAVED_TYPES: Final = {
-    Audience.MEETING: "annotation.saved",
-    Audience.STAFF: "annotation.saved.staff",
-    Audience.AUTHOR: "annotation.saved.own",
-}
-_REMOVED_TYPES: Final = {
-    Audience.MEETING: "annotation.removed",
-    Audience.STAFF: "annotation.removed.staff",
-    Audience.AUTHOR: "annotation.removed.own",
-}
-
-Emit = Callable[..., OutEvent]  # emit(type, payload, *, user_id=None, observer_payload=None)
-_Key = tuple[Audience, int | None]
-
-
-@dataclass
-class Outbox:
-    """Collects the changes of one transaction into as few events as their audiences allow:
-    removals first, then the annotations as they are now."""
-
-    removed: dict[_Key, list[tuple[RemovedAnnotation, bool]]] = field(default_factory=dict)
-    saved: dict[_Key, list[tuple[AnnotationView, bool]]] = field(default_factory=dict)
-
-    def save(self, view: AnnotationView, *, secret: bool) -> None:
-        for audience in rules.audiences(Visibility(view.visibility)):
-            key = (audience, view.author.user_id if audience is Audience.AUTHOR else None)
-            self.saved.setdefault(key, []).append((view, secret))
-
-    def remove(self, view: AnnotationView, visibility: Visibility, reason: str, *,
-               secret: bool) -> None:
-        gone = RemovedAnnotation(
-            id=view.id, uid=view.uid, author_id=view.author.user_id,
-            document_id=view.document_id, version=view.version,
-            reason="deleted" if reason == "deleted" else "hidden",
-        )
-        for audience in rules.audiences(visibility):
-            key = (audience, view.author.user_id if audience is Audience.AUTHOR else None)
-            self.removed.setdefault(key, []).append((gone, secret))
-
-    def emit(self, emit: Emit) -> None:
-        for removals, types, model in (
-            (self.removed, _REMOVED_TYPES, AnnotationsRemoved),
-            (self.saved, _SAVED_TYPES, AnnotationsSaved),
-        ):
-            for (audience, user_id), items in removals.items():
-                every = [item for item, _secret in items]
-                payload = model(annotations=every)
-                hidden = None
-                if audience is Audience.MEETING and any(secret for _item, secret in items):
-                    hidden = model(annotations=[i for i, secret in items if not secret])
-                emit(types[audience], payload, user_id=user_id, observer_payload=hidden)
-
-
-def view_of(row: Annotation, author_name: str, *, carry_pending: bool = False) -> AnnotationView:
-    assert row.id is not None
-    return AnnotationView(
-        id=row.id,
-        uid=row.uid,
-        document_id=row.document_id,
-        page=row.page,
-        kind=row.kind,
-        visibility=row.visibility,
-        data=row.data,
-        author=Author(user_id=row.author_id, full_name=author_name),
-        version=row.version,
-        orphaned_from_document_id=row.orphaned_from_document_id,
-        carry_pending=carry_pending,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
 # --- reading -----------------------------------------------------------------------------------
 
 
@@ -295,9 +156,12 @@ def _reads_staff(actor: Actor) -> bool:
 
 
 def readable(
-    session: Session, actor: Actor, meeting_id: int, *, document_ids: Iterable[int] | None = None
+    session: Session, actor: Actor, meeting_id: int, *, document_ids: Iterable[int] | None = None,
+    ids: Iterable[int] | None = None,
 ) -> list[AnnotationView]:
-    """Every live annotation of the meeting the actor may read (on documents they may see)."""
+    """Every live annotation of the meeting the actor may read (on documents they may see),
+    or those of them on ``document_ids`` and/or with the ``ids`` given. This is the one read
+    that serves annotations' contents to anyone but their author's own acks."""
     clauses: list[Any] = [Annotation.author_id == actor.user_id,
                           Annotation.visibility == "shared"]
     if _reads_staff(actor):
@@ -311,6 +175,8 @@ def readable(
     )
     if document_ids is not None:
         query = query.where(col(Annotation.document_id).in_(list(document_ids)))
+    if ids is not None:
+        query = query.where(col(Annotation.id).in_(list(ids)))
     rows = session.exec(query).all()
     secret = secret_documents(session, list({doc.id: doc for _r, _n, doc in rows}.values()))
     return [
@@ -318,6 +184,30 @@ def readable(
         for row, name, doc in rows
         if may_see(actor, doc.id in secret)
     ]
+
+
+def wanted_ids(raw: str | None) -> list[int] | None:
+    """The annotation ids of a fetch (``"4,7"``), or None for all; ``invalid_payload`` for
+    anything but up to ``MAX_FETCH`` positive integers."""
+    if raw is None:
+        return None
+    parts = raw.split(",")
+    if len(parts) > MAX_FETCH or not all(p.strip().isdecimal() for p in parts):
+        raise InvalidInput(
+            f"Tham số 'ids' phải là tối đa {MAX_FETCH} số nguyên dương, cách nhau bởi dấu phẩy "
+            f"(ids: up to {MAX_FETCH} positive integers, comma-separated).",
+            code="invalid_payload",
+            details=[{"field": "ids",
+                      "message": f"up to {MAX_FETCH} comma-separated positive integers"}],
+        )
+    ids = [int(p) for p in parts]
+    if not all(0 < i < 2**31 for i in ids):
+        raise InvalidInput(
+            "Mã ghi chú phải là số nguyên dương (ids must be positive integers).",
+            code="invalid_payload",
+            details=[{"field": "ids", "message": "out of range"}],
+        )
+    return ids
 
 
 @snapshot_part("annotations", private=True)

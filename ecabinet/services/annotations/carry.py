@@ -33,7 +33,8 @@ from ecabinet.pdf.annotate import ToPlace, VersionFile, place_all
 from ecabinet.pdf.errors import PdfError
 from ecabinet.pdf.isolation import run_isolated
 from ecabinet.protocol import Schema, event
-from ecabinet.services.annotations import Outbox, author_names, is_secret, view_of
+from ecabinet.services.annotations import author_names, is_secret
+from ecabinet.services.annotations.events import Outbox, view_of
 from ecabinet.services.kernel.context import OutEvent, make_event
 from ecabinet.storage.blobs import BlobStore
 from ecabinet.storage.database import Database
@@ -72,7 +73,8 @@ event("annotation.carried", AnnotationsCarried, audience="user", logged=False,
       summary="What happened to the recipient's annotations when their document got a new "
       "version: `carried` ones were placed on it (where their text is), `kept` ones could not "
       "be and stay marked as from the previous version. Their new state comes in the "
-      "`annotation.saved` events; this one is for telling the author.")
+      "saved events (`annotation.saved.live`, `.staff`, `.own`); this one is for telling the "
+      "author.")
 
 
 @dataclass(frozen=True)

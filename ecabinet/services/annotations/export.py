@@ -26,7 +26,8 @@ from ecabinet.domain import agenda as agenda_rules
 from ecabinet.pdf.annotate import Mark, PackEntry, Unplaced
 from ecabinet.protocol.roles import MEETING_READERS
 from ecabinet.services.accounts import SessionInfo
-from ecabinet.services.annotations import AnnotationView, readable
+from ecabinet.services.annotations import readable
+from ecabinet.services.annotations.events import AnnotationView
 from ecabinet.services.documents import load_document, may_see, secret_documents
 from ecabinet.services.kernel.context import Actor, load_actor, require_roles
 from ecabinet.services.room import load_items

@@ -4,7 +4,8 @@ While the presenter draws on the page shown to the room, the strokes reach the f
 as a stream (``ink.draw`` → ``ink.stroke``), and the pointer likewise (``ink.point`` →
 ``ink.pointer``). Nothing of it is stored: the events are outside the log and a tablet that joins
 later sees only what is drawn from then on. ``ink.keep`` turns a finished stroke into a shared ink
-annotation, which is stored and logged like any other (``annotation.saved``).
+annotation, which is stored and sent like any other (``annotation.saved.live``, and the
+reference ``annotation.saved`` in the log).
 
 The stream is served by ``ecabinet.realtime.ink`` outside the generic dispatcher: no database
 transaction per batch of points. Who may draw (the chair, or the participant the chair handed
@@ -117,7 +118,7 @@ event("ink.cleared", InkCleared, audience="meeting", logged=False, sent_by="ink.
       summary="The presenter wiped live strokes (`strokes` null: all of them). " + _STREAM)
 event("ink.kept", InkKept, audience="meeting", logged=False, sent_by="ink.keep",
       summary="A live stroke was kept as the shared ink annotation `annotation_id` (its "
-      "`annotation.saved` comes first): replace the live stroke with the annotation.")
+      "`annotation.saved.live` comes first): replace the live stroke with the annotation.")
 
 _NOT_PRESENTER = (
     "Chỉ người đang trình bày mới vẽ được lên trang trình chiếu (only the presenter may draw)."

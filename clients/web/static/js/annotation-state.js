@@ -1,5 +1,7 @@
 // The annotations this reader sees, and the presenter's live ink, kept by the meeting state:
-// the reducers for their events, registered with state.js. No DOM here (annotations.js draws).
+// the reducers for their events, registered with state.js, and the bookkeeping of annotations
+// named by the log but not held (`annotation_wanted`, fetched by annotations.js). No DOM here
+// (annotations.js draws).
 
 import { addReducers } from "./state.js";
 
@@ -19,18 +21,103 @@ export function removeById(list, gone) {
   return (list || []).filter((a) => !(drop.has(a.id) && (a.version || 0) <= drop.get(a.id)));
 }
 
+/**
+ * The logged `annotation.saved` names annotations (id, document_id, version) without their
+ * contents. Note in `wanted` ({id: {id, document_id, version}}) those not held at that version
+ * yet; a connected tablet got the contents just before (`annotation.saved.live`), and a resync
+ * brings them in the `annotations` part, so usually there is nothing to note.
+ */
+export function noteWanted(list, wanted, refs) {
+  const held = new Map((list || []).map((a) => [a.id, a.version || 0]));
+  const out = { ...(wanted || {}) };
+  let changed = false;
+  for (const r of refs) {
+    const want = Math.max(r.version || 0, (out[r.id] && out[r.id].version) || 0);
+    if ((held.get(r.id) ?? -1) < want) {
+      out[r.id] = { id: r.id, document_id: r.document_id, version: want };
+      changed = true;
+    }
+  }
+  return changed ? out : wanted;
+}
+
+/** Forget the wanted entries that `items` ({id, version}) settle: as new or newer contents, or
+ * a removal (deleted, or no longer readable here). */
+export function settleWanted(wanted, items) {
+  if (!wanted) return wanted;
+  const out = { ...wanted };
+  for (const item of items) {
+    if (out[item.id] && (out[item.id].version || 0) <= (item.version || 0)) delete out[item.id];
+  }
+  return out;
+}
+
+/**
+ * What to fetch, by document: the wanted annotations still not held at their version (those
+ * held meanwhile are forgotten here), leaving out the ids in `busy` (being fetched).
+ */
+export function toFetch(parts, busy = new Set()) {
+  const held = new Map((parts.annotations || []).map((a) => [a.id, a.version || 0]));
+  const wanted = parts.annotation_wanted || {};
+  const byDocument = new Map();
+  const still = {};
+  for (const entry of Object.values(wanted)) {
+    if ((held.get(entry.id) ?? -1) >= entry.version) continue;
+    still[entry.id] = entry;
+    if (busy.has(entry.id)) continue;
+    if (!byDocument.has(entry.document_id)) byDocument.set(entry.document_id, []);
+    byDocument.get(entry.document_id).push(entry.id);
+  }
+  parts.annotation_wanted = still;
+  return byDocument;
+}
+
+/**
+ * Apply the answer of a fetch for `asked` ids: the views of those still wanted (one removed
+ * meanwhile stays removed), and forget the asked ids either way (not in the answer: this reader
+ * may not read it any more).
+ */
+export function applyFetched(parts, asked, views) {
+  const wanted = parts.annotation_wanted || {};
+  const fresh = views.filter((v) => asked.includes(v.id) && wanted[v.id]);
+  if (fresh.length) parts.annotations = upsertById(parts.annotations, fresh);
+  const rest = { ...wanted };
+  for (const id of asked) delete rest[id];
+  parts.annotation_wanted = rest;
+  return fresh.length > 0;
+}
+
+function saved(s, p) {
+  s.annotations = upsertById(s.annotations, p.annotations);
+  s.annotation_wanted = settleWanted(s.annotation_wanted, p.annotations);
+  return ["annotations"];
+}
+
+function removed(s, p) {
+  s.annotations = removeById(s.annotations, p.annotations);
+  s.annotation_wanted = settleWanted(s.annotation_wanted, p.annotations);
+  return ["annotations"];
+}
+
 /** A live stroke's points, its batches in order whatever order they arrived in. */
 export function livePoints(stroke) {
   return Object.keys(stroke.batches).map(Number).sort((a, b) => a - b).flatMap((n) => stroke.batches[n]);
 }
 
 addReducers({
-  "annotation.saved"(s, p) { s.annotations = upsertById(s.annotations, p.annotations); return ["annotations"]; },
-  "annotation.saved.own"(s, p) { s.annotations = upsertById(s.annotations, p.annotations); return ["annotations"]; },
-  "annotation.saved.staff"(s, p) { s.annotations = upsertById(s.annotations, p.annotations); return ["annotations"]; },
-  "annotation.removed"(s, p) { s.annotations = removeById(s.annotations, p.annotations); return ["annotations"]; },
-  "annotation.removed.own"(s, p) { s.annotations = removeById(s.annotations, p.annotations); return ["annotations"]; },
-  "annotation.removed.staff"(s, p) { s.annotations = removeById(s.annotations, p.annotations); return ["annotations"]; },
+  // Logged, references only: the contents are in the `.live` event before it, or fetched.
+  "annotation.saved"(s, p) {
+    const wanted = noteWanted(s.annotations, s.annotation_wanted, p.annotations);
+    if (wanted === s.annotation_wanted) return [];
+    s.annotation_wanted = wanted;
+    return ["annotation_wanted"];
+  },
+  "annotation.saved.live": saved,
+  "annotation.saved.own": saved,
+  "annotation.saved.staff": saved,
+  "annotation.removed": removed,
+  "annotation.removed.own": removed,
+  "annotation.removed.staff": removed,
   "annotation.carried"() { return ["annotation_carried"]; },
   "ink.stroke"(s, p) {
     const live = s.live_ink || { strokes: {}, pointer: null };

@@ -11,10 +11,10 @@
 
 import { $, h, setText, replaceChildren, toast, setEnabled } from "./dom.js";
 import { t, formatNumber } from "./i18n.js";
-import { clientId } from "./api.js";
+import { clientId, get } from "./api.js";
 import { outboxAdd, outboxAll, outboxDelete, outboxPut } from "./store.js";
 import { foldUpdate, outboxRecord, ownedBy, pendingView, planRemoval, replay } from "./outbox.js";
-import { livePoints, upsertById } from "./annotation-state.js";
+import { applyFetched, livePoints, toFetch, upsertById } from "./annotation-state.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MAX_POINTS = 5000;
@@ -60,6 +60,8 @@ export class Annotations {
     this.flushing = false;
     this.drawing = null;
     this.myLive = new Set();   // ids of my live strokes on the tablets (presenter)
+    this.fetching = new Set(); // ids of annotations being fetched
+    this.fetchTimer = null;
     this.enabled = false;
     this.bindToolbar();
     this.bindDrawing();
@@ -80,6 +82,11 @@ export class Annotations {
 
   render(parts, event) {
     if (event && event.type === "annotation.carried") this.carried(event.payload);
+    if (parts.has("annotation_wanted") && !this.fetchTimer) {
+      // After the current batch of events: a resync's `annotations` part, applied right after
+      // the replayed events, usually holds them already.
+      this.fetchTimer = setTimeout(() => { this.fetchTimer = null; this.fetchWanted(); }, 0);
+    }
     if (!(parts.has("*") || parts.has("annotations") || parts.has("live_ink") || parts.has("presenting"))) return;
     const available = this.available;
     if (available !== this.enabled) {
@@ -102,6 +109,24 @@ export class Annotations {
     }
     this.updateLiveControls();
     this.paint();
+  }
+
+  /**
+   * Fetch the contents of annotations the log named and this tablet does not hold, over the
+   * same authorised read as everything else (only what this reader may read now comes back).
+   * A failure leaves them to the next resync, whose `annotations` part has them.
+   */
+  async fetchWanted() {
+    for (const [documentId, ids] of toFetch(this.state.parts, this.fetching)) {
+      for (let start = 0; start < ids.length; start += 200) {
+        const asked = ids.slice(start, start + 200);
+        for (const id of asked) this.fetching.add(id);
+        const views = await get(`/api/documents/${documentId}/annotations?ids=${asked.join(",")}`)
+          .then((answer) => answer.annotations || [], () => []);
+        for (const id of asked) this.fetching.delete(id);
+        if (applyFetched(this.state.parts, asked, views)) this.state.changed(["annotations"], null);
+      }
+    }
   }
 
   carried(payload) {
