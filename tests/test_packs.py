@@ -58,7 +58,7 @@ agenda:
         parse_pack(text)
     messages = " | ".join(d["message"] for d in err.value.details)
     assert "duplicate participant" in messages
-    assert "proxy holder not a participant" in messages
+    assert "proxy holder is not a participant" in messages
     assert "duplicate item" in messages
     assert "at most two levels" in messages
 

@@ -2,11 +2,17 @@
 
 A proxy lets delegate A carry absent delegate B's vote (``B.proxy_holder_id = A``). The rules
 are in ecabinet/domain/proxies.py: both vote, no self-proxy, no chains.
+
+``participant_refusals`` is the one place that says whether a participant is acceptable (an
+observer has no vote; a proxy follows the proxy rules): the API below and the pack import
+(services/packs) both call it, so the two cannot accept different meetings.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from pydantic import Field
 from sqlmodel import Session, select
@@ -37,18 +43,23 @@ ROLE_LABELS = {
 }
 
 
+# The field constraints, shared with the pack format (services/packs).
+Username = Annotated[str, Field(min_length=2, max_length=64)]
+VoteWeight = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
 class ParticipantIn(Schema):
-    username: str = Field(min_length=2, max_length=64)
+    username: Username
     role: MeetingRole
     # Default: chairs and delegates vote, secretaries and observers do not.
     can_vote: bool | None = None
-    vote_weight: int = Field(default=1, ge=1, le=1_000_000)
+    vote_weight: VoteWeight = 1
 
 
 class ParticipantPatch(Schema):
     role: MeetingRole | None = None
     can_vote: bool | None = None
-    vote_weight: int | None = Field(default=None, ge=1, le=1_000_000)
+    vote_weight: VoteWeight | None = None
 
 
 class ProxyIn(Schema):
@@ -84,6 +95,67 @@ event(
 
 def default_vote(role: MeetingRole) -> bool:
     return role in (MeetingRole.CHAIR, MeetingRole.DELEGATE)
+
+
+def resolve_vote(role: MeetingRole, can_vote: bool | None) -> bool:
+    """The voting right given, or the role's default when none is given."""
+    return default_vote(role) if can_vote is None else can_vote
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A participant rule broken: what it is about (``vote`` or ``proxy``), a stable code and
+    the Vietnamese message the caller sees."""
+
+    about: str
+    code: str
+    message: str
+
+    def error(self, **details: Any) -> InvalidInput:
+        return InvalidInput(self.message, code=self.code, details=details or None)
+
+
+@dataclass(frozen=True)
+class ProxyRequest:
+    """``giver_id`` asks ``holder_id`` to carry their vote; ``voters`` is everyone in the
+    meeting as they stand (the giver's current proxy, if any, is the one being replaced)."""
+
+    voters: Sequence[Voter]
+    giver_id: int
+    holder_id: int
+
+
+def participant_refusals(
+    role: MeetingRole, can_vote: bool, proxy: ProxyRequest | None = None
+) -> list[Refusal]:
+    """Every rule a participant with this role and voting right (and proxy) breaks.
+
+    The one check for the participants API and the pack import alike; an empty list means
+    acceptable. The schema (known role, weight 1–1,000,000) is checked before, by the types.
+    """
+    refusals = []
+    if role is MeetingRole.OBSERVER and can_vote:
+        refusals.append(
+            Refusal(
+                "vote",
+                "observer_cannot_vote",
+                "Quan sát viên không có quyền biểu quyết (observers cannot vote).",
+            )
+        )
+    if proxy is not None:
+        voters = [
+            Voter(v.id, v.can_vote, None if v.id == proxy.giver_id else v.proxy_holder_id)
+            for v in proxy.voters
+        ]
+        problem = proxy_problem(voters, proxy.giver_id, proxy.holder_id)
+        if problem:
+            refusals.append(Refusal("proxy", "invalid_proxy", problem))
+    return refusals
+
+
+def _refuse(refusals: list[Refusal], **details: Any) -> None:
+    if refusals:
+        raise refusals[0].error(**details)
 
 
 def load_participants(session: Session, meeting_id: int) -> list[tuple[Participant, User]]:
@@ -195,14 +267,6 @@ def _audit(ctx: CommandContext, row: Participant, change: str, **details: Any) -
     )
 
 
-def _check_vote_right(role: MeetingRole, can_vote: bool) -> None:
-    if role is MeetingRole.OBSERVER and can_vote:
-        raise InvalidInput(
-            "Quan sát viên không có quyền biểu quyết (observers cannot vote).",
-            code="observer_cannot_vote",
-        )
-
-
 def add_participant(session: Session, ctx: CommandContext, data: ParticipantIn) -> dict[str, Any]:
     """Add a user to the meeting with a role, a voting right and a weight."""
     version = begin_change(ctx)
@@ -225,8 +289,8 @@ def add_participant(session: Session, ctx: CommandContext, data: ParticipantIn) 
             code="participant_exists",
             details={"participant_id": exists},
         )
-    can_vote = default_vote(data.role) if data.can_vote is None else data.can_vote
-    _check_vote_right(data.role, can_vote)
+    can_vote = resolve_vote(data.role, data.can_vote)
+    _refuse(participant_refusals(data.role, can_vote))
     row = Participant(
         meeting_id=ctx.meeting.id,
         user_id=user.id,
@@ -259,7 +323,7 @@ def update_participant(
         can_vote = default_vote(role)
     else:
         can_vote = row.can_vote
-    _check_vote_right(role, can_vote)
+    _refuse(participant_refusals(role, can_vote))
     if role.value != row.role:
         _check_keeps_chair(session, ctx, row)
     if row.can_vote and not can_vote:
@@ -335,19 +399,17 @@ def set_proxy(
     version = begin_change(ctx)
     assert ctx.meeting.id is not None
     giver = _get(session, ctx, participant_id)
-    rows = [p for p, _u in load_participants(session, ctx.meeting.id)]
     voters = [
-        Voter(p.id, p.can_vote, p.proxy_holder_id if p.id != giver.id else None)
-        for p in rows
+        Voter(p.id, p.can_vote, p.proxy_holder_id)
+        for p, _u in load_participants(session, ctx.meeting.id)
         if p.id is not None
     ]
-    problem = proxy_problem(voters, participant_id, data.holder_id)
-    if problem:
-        raise InvalidInput(
-            problem,
-            code="invalid_proxy",
-            details={"participant_id": participant_id, "holder_id": data.holder_id},
-        )
+    request = ProxyRequest(voters, participant_id, data.holder_id)
+    _refuse(
+        participant_refusals(MeetingRole(giver.role), giver.can_vote, request),
+        participant_id=participant_id,
+        holder_id=data.holder_id,
+    )
     holder = _get(session, ctx, data.holder_id)
     giver.proxy_holder_id = holder.id
     session.add(giver)
