@@ -2,7 +2,9 @@
 
 An archived meeting is read-only: its agenda, documents, participants, polls and annotations no
 longer change. ``check_editable`` is the one place that says so; every service that changes a
-meeting's content calls it. A closed meeting still takes minutes and corrections.
+meeting's content calls it. A closed meeting still takes minutes and corrections. What happens
+live in the room (the current item, presenting, the speaker queue, the timer, opening a poll and
+voting) needs the meeting in session: ``check_in_session``.
 """
 
 from __future__ import annotations
@@ -53,4 +55,13 @@ def check_editable(status: MeetingStatus | str) -> None:
             "Cuộc họp đã lưu trữ, không thể sửa (archived meetings are read-only).",
             code="meeting_archived",
             details={"status": MeetingStatus(status).value},
+        )
+
+
+def check_in_session(status: MeetingStatus | str) -> None:
+    """Refuse (``meeting_not_in_session``) what only a meeting in session does."""
+    if MeetingStatus(status) is not S.IN_SESSION:
+        raise Conflict(
+            "Cuộc họp chưa bắt đầu hoặc đã kết thúc (the meeting is not in session).",
+            code="meeting_not_in_session",
         )

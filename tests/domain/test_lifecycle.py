@@ -1,4 +1,4 @@
-"""The meeting lifecycle's one read-only rule: archived meetings refuse every change."""
+"""The lifecycle's checks: archived meetings are read-only; the room runs only in session."""
 
 from __future__ import annotations
 
@@ -29,3 +29,14 @@ def test_an_archived_meeting_is_read_only() -> None:
 def test_an_unknown_status_is_a_bug_not_a_pass() -> None:
     with pytest.raises(ValueError):
         lifecycle.check_editable("frozen")
+
+
+@pytest.mark.parametrize("status", list(MeetingStatus))
+def test_only_a_meeting_in_session_runs_the_room(status: MeetingStatus) -> None:
+    if status is MeetingStatus.IN_SESSION:
+        lifecycle.check_in_session(status)
+        lifecycle.check_in_session(status.value)
+        return
+    with pytest.raises(Conflict) as caught:
+        lifecycle.check_in_session(status.value)
+    assert caught.value.code == "meeting_not_in_session"

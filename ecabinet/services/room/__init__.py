@@ -121,11 +121,7 @@ def on_session_end(hook: SessionHook) -> SessionHook:
 def move_to(ctx: CommandContext, target: int | None) -> dict[str, Any]:
     meeting = ctx.meeting
     assert meeting.id is not None
-    if meeting.status != "in_session":
-        raise Conflict(
-            "Cuộc họp chưa bắt đầu hoặc đã kết thúc (the meeting is not in session).",
-            code="meeting_not_in_session",
-        )
+    lifecycle.check_in_session(meeting.status)
     items = {i.id: i for i in load_items(ctx.session, meeting.id)}
     order = agenda_rules.ordered(list(items.values()))
     numbers = {n.id: n for n in order}

@@ -22,14 +22,6 @@ class Person(Schema):
     role: str
 
 
-def require_in_session(meeting: Meeting) -> None:
-    if meeting.status != MeetingStatus.IN_SESSION.value:
-        raise Conflict(
-            "Cuộc họp chưa bắt đầu hoặc đã kết thúc (the meeting is not in session).",
-            code="meeting_not_in_session",
-        )
-
-
 def require_open(meeting: Meeting) -> None:
     """Published (people arrive, check in, ask to speak) or in session."""
     if meeting.status not in OPEN_STATUSES:

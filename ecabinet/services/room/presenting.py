@@ -16,6 +16,7 @@ from pydantic import Field
 from sqlmodel import Session, select
 
 from ecabinet.core.errors import Conflict, Forbidden, InvalidInput
+from ecabinet.domain import lifecycle
 from ecabinet.domain.roles import MeetingRole, can_see_confidential
 from ecabinet.protocol import Command, Schema, command, event
 from ecabinet.protocol.roles import CHAIR, MEMBERS
@@ -26,7 +27,6 @@ from ecabinet.services.room.helpers import (
     Person,
     participant_of,
     person,
-    require_in_session,
     set_live,
 )
 from ecabinet.storage.models import (
@@ -190,7 +190,7 @@ class PresentHandover(Command):
     ),
 )
 def present_page(session: Session, ctx: CommandContext, cmd: PresentPage) -> dict[str, Any]:
-    require_in_session(ctx.meeting)
+    lifecycle.check_in_session(ctx.meeting.status)
     state = _state(ctx.meeting)
     _require_presenter(ctx, state)
     document = session.get(Document, cmd.document_id)
@@ -226,7 +226,7 @@ def present_page(session: Session, ctx: CommandContext, cmd: PresentPage) -> dic
     errors=("not_presenter", "not_presenting", "meeting_not_in_session"),
 )
 def present_stop(session: Session, ctx: CommandContext, cmd: PresentStop) -> dict[str, Any]:
-    require_in_session(ctx.meeting)
+    lifecycle.check_in_session(ctx.meeting.status)
     state = _state(ctx.meeting)
     _require_presenter(ctx, state)
     if state.get("document_id") is None:
@@ -247,7 +247,7 @@ def present_stop(session: Session, ctx: CommandContext, cmd: PresentStop) -> dic
     errors=("participant_not_found", "presenter_not_allowed", "meeting_not_in_session"),
 )
 def present_handover(session: Session, ctx: CommandContext, cmd: PresentHandover) -> dict[str, Any]:
-    require_in_session(ctx.meeting)
+    lifecycle.check_in_session(ctx.meeting.status)
     assert ctx.meeting.id is not None
     row, _user = participant_of(session, ctx.meeting.id, cmd.participant_id)
     role = MeetingRole(row.role)
@@ -270,7 +270,7 @@ def present_handover(session: Session, ctx: CommandContext, cmd: PresentHandover
     errors=("meeting_not_in_session",),
 )
 def present_reclaim(session: Session, ctx: CommandContext, cmd: PresentStop) -> dict[str, Any]:
-    require_in_session(ctx.meeting)
+    lifecycle.check_in_session(ctx.meeting.status)
     state = _state(ctx.meeting)
     state.update(presenter_participant_id=ctx.actor.participant_id, handed_over=False)
     return _publish(ctx, state)

@@ -14,6 +14,7 @@ from pydantic import Field
 from sqlmodel import Session, col, select
 
 from ecabinet.core.errors import Conflict, Forbidden, InvalidInput
+from ecabinet.domain import lifecycle
 from ecabinet.domain import speakers as rules
 from ecabinet.domain.roles import MeetingRole
 from ecabinet.protocol import Command, Schema, command, event
@@ -26,7 +27,6 @@ from ecabinet.services.room.helpers import (
     iso,
     participant_of,
     people,
-    require_in_session,
     require_open,
 )
 from ecabinet.storage.models import Meeting, Participant, SpeakerRequest, User, utcnow
@@ -322,7 +322,7 @@ def _finish_current(session: Session, ctx: CommandContext) -> SpeakerRequest | N
 def speaker_grant(session: Session, ctx: CommandContext, cmd: SpeakerGrant) -> dict[str, Any]:
     meeting = ctx.meeting
     assert meeting.id is not None
-    require_in_session(meeting)
+    lifecycle.check_in_session(meeting.status)
     if cmd.request_id is not None:
         row = _request(session, ctx, cmd.request_id)
         _require_waiting(row)

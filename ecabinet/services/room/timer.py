@@ -16,13 +16,14 @@ from pydantic import Field, field_validator
 from sqlmodel import Session
 
 from ecabinet.core.errors import Conflict
+from ecabinet.domain import lifecycle
 from ecabinet.domain.timer import ItemTimer
 from ecabinet.protocol import Command, Schema, command, event
 from ecabinet.protocol.roles import CHAIR
 from ecabinet.services import room
 from ecabinet.services.kernel.context import Actor, CommandContext
 from ecabinet.services.kernel.snapshot import snapshot_part
-from ecabinet.services.room.helpers import require_in_session, set_live
+from ecabinet.services.room.helpers import set_live
 from ecabinet.storage.models import AgendaItem, Meeting, utcnow
 
 KEY = "timer"
@@ -116,7 +117,7 @@ def _change(ctx: CommandContext, action: str, timer: ItemTimer) -> dict[str, Any
 
 
 def _current(session: Session, ctx: CommandContext) -> ItemTimer:
-    require_in_session(ctx.meeting)
+    lifecycle.check_in_session(ctx.meeting.status)
     if ctx.meeting.current_item_id is None:
         raise Conflict(
             "Chưa có mục nào của chương trình đang được thảo luận (no current agenda item).",

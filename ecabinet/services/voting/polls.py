@@ -18,7 +18,6 @@ from ecabinet.core.errors import Conflict, EcabinetError, InvalidInput, NotFound
 from ecabinet.core.text import nfc_trimmed
 from ecabinet.domain import lifecycle, voting
 from ecabinet.domain.procedure import Majority
-from ecabinet.domain.roles import MeetingStatus
 from ecabinet.domain.voting import PollKind, PollStatus, Refusal
 from ecabinet.protocol import Command, command
 from ecabinet.protocol.roles import CHAIR, CHAIR_AND_SECRETARY, PARTICIPANTS
@@ -238,9 +237,7 @@ def poll_open(session: Session, ctx: CommandContext, cmd: PollRef) -> dict[str, 
     assert meeting.id is not None
     poll = load_poll(session, meeting, cmd.poll_id)
     _transition(poll, PollStatus.OPEN)
-    if meeting.status != MeetingStatus.IN_SESSION.value:
-        raise Conflict("Cuộc họp chưa bắt đầu hoặc đã kết thúc (the meeting is not in session).",
-                       code="meeting_not_in_session")
+    lifecycle.check_in_session(meeting.status)
     other = session.exec(select(Poll.id).where(
         Poll.meeting_id == meeting.id, Poll.status == PollStatus.OPEN.value, Poll.id != poll.id
     )).first()
@@ -406,9 +403,7 @@ def poll_cast(session: Session, ctx: CommandContext, cmd: PollCast) -> dict[str,
             f"Phiếu biểu quyết không mở (the poll is {poll.status}, not open).",
             code="poll_not_open", details={"status": poll.status},
         )
-    if meeting.status != MeetingStatus.IN_SESSION.value:
-        raise Conflict("Cuộc họp không còn trong phiên họp (the meeting is not in session).",
-                       code="meeting_not_in_session")
+    lifecycle.check_in_session(meeting.status)
     mid = meeting.id
     ahead = _batch_targets(session, mid, cmd.poll_id)
     ballots.batch_voters(session, mid, ahead)  # the whole batch's targets in one query
