@@ -13,18 +13,31 @@ the pack book; observers, who may not know it exists, find nothing).
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from ecabinet.core.errors import Forbidden
+from ecabinet.core.errors import Forbidden, Unavailable
+from ecabinet.core.settings import Settings
 from ecabinet.domain import agenda as agenda_rules
-from ecabinet.pdf.annotate import Mark, PackEntry, Unplaced
+from ecabinet.pdf.annotate import (
+    Mark,
+    PackEntry,
+    Report,
+    Unplaced,
+    annotated_document,
+    annotated_pack,
+)
+from ecabinet.pdf.errors import PdfError
+from ecabinet.pdf.isolation import run_isolated
 from ecabinet.protocol.roles import MEETING_READERS
+from ecabinet.services import audit
 from ecabinet.services.accounts import SessionInfo
 from ecabinet.services.annotations import readable
 from ecabinet.services.annotations.events import AnnotationView
@@ -32,6 +45,7 @@ from ecabinet.services.documents import load_document, may_see, secret_documents
 from ecabinet.services.kernel.context import Actor, load_actor, require_roles
 from ecabinet.services.room import load_items
 from ecabinet.storage.blobs import BlobStore
+from ecabinet.storage.database import Database
 from ecabinet.storage.models import AgendaItemDocument, Document
 
 LEFT_OUT: Final = "tài liệu mật, không có trong bản tải về (confidential: not exported)"
@@ -167,3 +181,74 @@ def pack_export(
         f"Xuất lúc {now:%H:%M} ngày {now:%d/%m/%Y}",
     ]
     return PackExport(heading, entries)
+
+
+# --- writing the PDFs --------------------------------------------------------------------------
+
+# The PDFs are written per request (they hold one person's notes: nothing is cached or shared),
+# each in a child process, at most ``EXPORTS_AT_ONCE`` at a time per server process.
+EXPORTS_AT_ONCE: Final = 2
+EXPORT_TIMEOUT: Final = 300.0
+_exports = threading.BoundedSemaphore(EXPORTS_AT_ONCE)
+
+
+@dataclass(frozen=True)
+class AnnotatedPdf:
+    data: bytes
+    filename: str
+
+
+def _isolated(fn: Any, *args: Any) -> Any:
+    """Run PDF writing in a child process (MuPDF must not run on two server threads at
+    once), at most ``EXPORTS_AT_ONCE`` at a time; blocking, for a worker thread."""
+    with _exports:
+        return run_isolated(fn, *args, timeout=EXPORT_TIMEOUT)
+
+
+async def _written(fn: Any, *args: Any) -> tuple[bytes, Report]:
+    try:
+        result: tuple[bytes, Report] = await asyncio.to_thread(_isolated, fn, *args)
+    except PdfError as exc:
+        raise Unavailable(
+            f"Không tạo được tệp PDF có ghi chú: {exc.message}", code="export_failed",
+            details={"reason": exc.code},
+        ) from None
+    return result
+
+
+async def _audit(db: Database, user: SessionInfo, subject: str, details: dict[str, Any],
+                 address: str) -> None:
+    await db.write(audit.record, audit.EXPORT, actor_id=user.user_id, subject=subject,
+                   details=details, address=address)
+
+
+async def export_document_pdf(
+    db: Database, settings: Settings, user: SessionInfo, document_id: int,
+    include_shared: bool, address: str,
+) -> AnnotatedPdf:
+    """The document as a PDF with the caller's annotations written in (see
+    ``document_export``); audited."""
+    plan = await db.read(document_export, user, document_id, include_shared)
+    path = BlobStore(settings.data_dir).path(plan.sha256)
+    data, report = await _written(annotated_document, str(path), plan.marks, plan.unplaced)
+    await _audit(db, user, f"document:{document_id}",
+                 {"what": "annotated", "annotations": sum(report.written.values()),
+                  "shared": include_shared}, address)
+    stem = plan.filename.rsplit(".", 1)[0] if "." in plan.filename else plan.filename
+    return AnnotatedPdf(data, f"{stem or 'tai-lieu'}-ghi-chu.pdf")
+
+
+async def export_pack_pdf(
+    db: Database, settings: Settings, user: SessionInfo, meeting_id: int, include_shared: bool,
+    address: str,
+) -> AnnotatedPdf:
+    """The whole pack as one PDF with the caller's annotations (see ``pack_export``);
+    audited."""
+    plan = await db.read(pack_export, user, meeting_id, include_shared, settings.timezone)
+    entries = plan.pack_entries(BlobStore(settings.data_dir))
+    data, report = await _written(annotated_pack, entries, plan.heading)
+    await _audit(db, user, f"meeting:{meeting_id}",
+                 {"what": "annotated_pack", "annotations": sum(report.written.values()),
+                  "documents": sum(1 for e in entries if e.path is not None),
+                  "shared": include_shared}, address)
+    return AnnotatedPdf(data, f"tai-lieu-hop-{meeting_id}-ghi-chu.pdf")
