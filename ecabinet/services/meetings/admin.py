@@ -23,13 +23,12 @@ from pydantic import AwareDatetime, Field
 from sqlmodel import Session, col, select
 
 from ecabinet.core.errors import Forbidden, InvalidInput
-from ecabinet.core.text import nfc_trimmed
 from ecabinet.domain import lifecycle
 from ecabinet.domain.roles import MeetingRole, MeetingStatus, can_edit_meeting
 from ecabinet.protocol import Schema, event
 from ecabinet.services.kernel.context import Actor, CommandContext
 from ecabinet.services.meetings.agenda import agenda_items, redact_for
-from ecabinet.services.meetings.editing import ChangeNote, begin_change
+from ecabinet.services.meetings.editing import ChangeNote, apply_patch, begin_change
 from ecabinet.services.meetings.participants import participant_list
 from ecabinet.services.meetings.versions import PackVersion
 from ecabinet.services.room import change_status
@@ -220,20 +219,7 @@ def update_meeting(
     """
     lifecycle.check_editable(ctx.meeting.status)
     meeting = ctx.meeting
-    changed: list[str] = []
-    for name in sorted(data.model_fields_set):
-        value = getattr(data, name)
-        if value is None and name in ("title", "description", "place"):
-            raise InvalidInput(
-                f"Trường '{name}' không được để trống (field cannot be null).",
-                code="invalid_payload",
-                details=[{"field": name, "message": "may not be null"}],
-            )
-        if isinstance(value, str):
-            value = nfc_trimmed(value)
-        if getattr(meeting, name) != value:
-            changed.append(name)
-            setattr(meeting, name, value)
+    changed = apply_patch(meeting, data, nullable=("body_id", "starts_at", "ends_at"))
     check_times(meeting.starts_at, meeting.ends_at)
     if "body_id" in changed:
         check_body(meeting.body_id)

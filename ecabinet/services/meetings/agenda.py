@@ -23,7 +23,7 @@ from ecabinet.domain.roles import MeetingStatus, can_see_confidential
 from ecabinet.protocol import Schema, event
 from ecabinet.services.kernel.context import Actor, CommandContext
 from ecabinet.services.kernel.snapshot import snapshot_part
-from ecabinet.services.meetings.editing import ChangeNote, begin_change
+from ecabinet.services.meetings.editing import ChangeNote, apply_patch, begin_change
 from ecabinet.services.meetings.versions import record_change
 from ecabinet.services.room import CONFIDENTIAL_TITLE, item_view, load_items
 from ecabinet.storage.models import (
@@ -326,20 +326,7 @@ def update_item(
     """Change an item's fields (only those given; ``planned_minutes: null`` clears it)."""
     lifecycle.check_editable(ctx.meeting.status)
     item = _get_item(session, ctx, item_id)
-    changed = []
-    for name in sorted(data.model_fields_set):
-        value = getattr(data, name)
-        if value is None and name != "planned_minutes":
-            raise InvalidInput(
-                f"Trường '{name}' không được để trống (field cannot be null).",
-                code="invalid_payload",
-                details=[{"field": name, "message": "may not be null"}],
-            )
-        if isinstance(value, str):
-            value = nfc_trimmed(value)
-        if getattr(item, name) != value:
-            setattr(item, name, value)
-            changed.append(name)
+    changed = apply_patch(item, data, nullable=("planned_minutes",))
     if not changed:
         return _unchanged(ctx)
     was_confidential = item.confidential or ("confidential" in changed)
