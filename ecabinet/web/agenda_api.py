@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ecabinet.protocol import endpoint
 from ecabinet.protocol.roles import EDITORS, MEETING_READERS
-from ecabinet.services.kernel.context import Actor
 from ecabinet.services.meetings import agenda as agenda_edit
-from ecabinet.storage.models import Meeting
+from ecabinet.services.meetings import reads
 from ecabinet.web.actions import meeting_action
 from ecabinet.web.common import json_body
 from ecabinet.web.prep_common import meeting_read
@@ -33,16 +29,6 @@ def _iid(request: Request) -> int:
     return value
 
 
-def _agenda(session: Session, actor: Actor, meeting: Meeting) -> dict[str, Any]:
-    assert meeting.id is not None
-    items = agenda_edit.agenda_items(session, meeting.id, redact=agenda_edit.redact_for(actor))
-    return {
-        "pack_version": meeting.pack_version,
-        "current_item_id": meeting.current_item_id,
-        "items": [i.model_dump() for i in items],
-    }
-
-
 @endpoint(
     "GET",
     A,
@@ -51,7 +37,9 @@ def _agenda(session: Session, actor: Actor, meeting: Meeting) -> dict[str, Any]:
     "(observers: confidential items redacted).",
 )
 async def read_agenda(request: Request) -> Response:
-    answer = await meeting_read(request, _mid(request), MEETING_READERS, "agenda.read", _agenda)
+    answer = await meeting_read(
+        request, _mid(request), MEETING_READERS, "agenda.read", reads.agenda
+    )
     return JSONResponse(answer)
 
 

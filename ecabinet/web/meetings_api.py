@@ -3,20 +3,17 @@ the change log since a pack version, and calendar invitations."""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 from urllib.parse import quote
 
-from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ecabinet.protocol import endpoint
 from ecabinet.protocol.roles import EDITORS, MEETING_READERS, SIGNED_IN, STAFF
 from ecabinet.services.bodies import meetings as body_meetings
-from ecabinet.services.kernel.context import Actor
 from ecabinet.services.meetings import admin as meetings_admin
-from ecabinet.services.meetings import ics, participants
-from ecabinet.storage.models import Meeting
+from ecabinet.services.meetings import ics, participants, reads
 from ecabinet.web.actions import meeting_action
 from ecabinet.web.common import json_body, require_user, runtime
 from ecabinet.web.prep_common import bool_param, int_param, meeting_read
@@ -107,10 +104,6 @@ async def set_status(request: Request) -> Response:
     return JSONResponse(answer)
 
 
-def _changes(session: Session, actor: Actor, meeting: Meeting, since: int) -> dict[str, Any]:
-    return meetings_admin.changes_since(session, meeting, since)
-
-
 @endpoint(
     "GET",
     M + "/changes",
@@ -122,7 +115,7 @@ def _changes(session: Session, actor: Actor, meeting: Meeting, since: int) -> di
 async def changes(request: Request) -> Response:
     since = int_param(request, "since", 1)
     answer = await meeting_read(
-        request, _mid(request), STAFF, "meeting.changes", _changes, since
+        request, _mid(request), STAFF, "meeting.changes", reads.changes, since
     )
     return JSONResponse(answer)
 
@@ -130,16 +123,10 @@ async def changes(request: Request) -> Response:
 # --- participants ---------------------------------------------------------------------------
 
 
-def _list_participants(session: Session, actor: Actor, meeting: Meeting) -> dict[str, Any]:
-    assert meeting.id is not None
-    people = participants.participant_list(session, meeting.id)
-    return {"participants": [p.model_dump() for p in people]}
-
-
 @endpoint("GET", M + "/participants", roles=MEETING_READERS, summary="The meeting's participants.")
 async def list_participants(request: Request) -> Response:
     answer = await meeting_read(
-        request, _mid(request), MEETING_READERS, "participants.list", _list_participants
+        request, _mid(request), MEETING_READERS, "participants.list", reads.participant_list
     )
     return JSONResponse(answer)
 
@@ -274,12 +261,7 @@ async def invitation(request: Request) -> Response:
     participant_id = int_param(request, "participant")
     everyone = bool_param(request, "all")
     host = request.url.hostname or "ecabinet"
-
-    def build(session: Session, actor: Actor, meeting: Meeting) -> tuple[str, str]:
-        return ics.invitation(
-            session, actor, meeting, participant_id=participant_id, everyone=everyone, host=host
-        )
-
+    build = partial(ics.invitation, participant_id=participant_id, everyone=everyone, host=host)
     text, filename = await meeting_read(
         request, _mid(request), MEETING_READERS, "meeting.invite", build
     )
