@@ -219,9 +219,11 @@ export class ChairPanels {
         const result = (staff.results || []).find((r) => r.poll_id === poll.id);
         if (result) body.push(resultView(poll, result.result));
         if (entry.progress) body.push(h("p", { class: "muted" }, progressText(entry.progress)));
+        // A closed secret poll can only be published (the server refuses secret_poll_closed).
         body.push(h("div", { class: "row wrap" },
           action(t("polls.publish"), "poll.publish", poll.id, "primary"),
-          action(t("polls.cancel"), "poll.cancel", poll.id, "secondary", t("polls.cancel_confirm"))));
+          poll.secret ? null
+            : action(t("polls.cancel"), "poll.cancel", poll.id, "secondary", t("polls.cancel_confirm"))));
       } else if (poll.status === "published" && entry.result) {
         body.push(resultView(poll, entry.result));
       }
