@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
@@ -194,6 +195,29 @@ def test_the_head_is_anchored_every_few_records_outside_the_database(app: Any) -
     report = app.runtime.db.run_sync(audit.check)
     assert report.problems == [] and report.anchors_checked == 3
     assert report.last_anchor is not None and report.last_anchor.seq == 2 * audit.ANCHOR_EVERY
+
+
+def test_only_committed_records_are_anchored(app: Any) -> None:
+    def rolled_back(session: Session) -> None:
+        audit.record(session, audit.EXPORT, subject="meeting:1")  # the first: due an anchor
+        raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        app.runtime.db.run_sync(rolled_back)
+    assert _anchors(app) == []
+
+    def savepoint_then_again(session: Session) -> str:
+        try:
+            with session.begin_nested():
+                audit.record(session, audit.EXPORT, subject="meeting:2")
+                raise RuntimeError("savepoint rolled back")
+        except RuntimeError:
+            pass
+        return audit.record(session, audit.EXPORT, subject="meeting:3").hash
+
+    kept = app.runtime.db.run_sync(savepoint_then_again)
+    assert _anchors(app) == [(1, kept)]  # the record of the savepoint had number 1 too
+    assert _verify(app) == []
 
 
 def test_the_current_anchor_is_the_head_and_goes_into_the_log(app: Any) -> None:

@@ -83,11 +83,11 @@ def now() -> str:
     return utcnow().isoformat(timespec="seconds")
 
 
-def after_commit(session: Session, anchor: Anchor | None = None) -> None:
-    """Append ``anchor`` (None: the head as it stands once committed) when ``session`` commits.
+def after_commit(session: Session, anchor: Anchor) -> None:
+    """Append ``anchor`` to the log once ``session`` commits, if its record is still there then.
 
-    The head is read again after the commit rather than taken from the record just written: a
-    record inside a savepoint that was rolled back (a batched write) is not in the chain.
+    The record is read again after the commit: one written inside a savepoint that was rolled
+    back (a batched write) is not in the chain, and its number may belong to another record.
     """
     keying = keying_of(session)
     if _LISTENING not in session.info:
@@ -97,8 +97,7 @@ def after_commit(session: Session, anchor: Anchor | None = None) -> None:
     _engine, _keying, pending = session.info.setdefault(
         _PENDING, (engine_of(session), keying, [])
     )
-    if anchor is not None or None not in pending:
-        pending.append(anchor)
+    pending.append(anchor)
 
 
 def _write(session: Session) -> None:
@@ -107,9 +106,9 @@ def _write(session: Session) -> None:
         return
     engine, keying, wanted = session.info.pop(_PENDING)
     try:
-        for item in wanted:
-            anchor = item or _head(engine)
-            if anchor is not None:
+        stored = _stored(engine, {anchor.seq for anchor in wanted})
+        for anchor in wanted:
+            if stored.get(anchor.seq) == anchor.hash:
                 append(keying.anchor_log, anchor)
     except (OSError, sa.exc.SQLAlchemyError) as exc:
         log.warning("audit.anchor_failed", path=str(keying.anchor_log), error=str(exc))
@@ -120,11 +119,9 @@ def _forget(session: Session) -> None:
         session.info.pop(_PENDING, None)
 
 
-def _head(engine: Engine) -> Anchor | None:
+def _stored(engine: Engine, seqs: set[int]) -> dict[int, str]:
     with engine.connect() as conn:
-        last = conn.execute(
-            select(AuditRecord.seq, AuditRecord.hash)
-            .order_by(col(AuditRecord.seq).desc())
-            .limit(1)
-        ).first()
-    return None if last is None else Anchor(last[0], last[1], now())
+        rows = conn.execute(
+            select(AuditRecord.seq, AuditRecord.hash).where(col(AuditRecord.seq).in_(seqs))
+        ).all()
+    return {seq: digest for seq, digest in rows}

@@ -69,9 +69,9 @@ def record(
     session.add(row)
     session.flush()
     # The first keyed record (of a new trail, or right after records written without the key)
-    # is anchored at once: where the keyed chain begins can then not be moved unseen.
+    # is anchored too: where the keyed chain begins can then not be moved unseen.
     if seq % ANCHOR_EVERY == 0 or last is None or not is_keyed(keying, last):
-        anchors.after_commit(session)
+        anchors.after_commit(session, Anchor(seq, row.hash, anchors.now()))
     return row
 
 
