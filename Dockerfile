@@ -20,10 +20,12 @@ LABEL org.opencontainers.image.title="ecabinet" \
       org.opencontainers.image.description="Paperless meeting room server" \
       org.opencontainers.image.licenses="AGPL-3.0-or-later"
 
-# soffice converts Word files to PDF; the Noto and Liberation fonts cover Vietnamese glyphs
+# soffice converts Word files to PDF, jailed by bubblewrap (docs/security.md: the container
+# must allow user namespaces for it); the Noto and Liberation fonts cover Vietnamese glyphs
 # and stand in metrically for the Microsoft fonts that uploaded documents name.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
+        bubblewrap \
         fonts-liberation2 \
         fonts-noto-core \
         libreoffice-writer-nogui \

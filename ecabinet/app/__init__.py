@@ -26,6 +26,7 @@ from ecabinet.realtime.publisher import publish
 from ecabinet.rendering.queue import RenderQueue
 from ecabinet.runtime import Runtime
 from ecabinet.services import audit
+from ecabinet.services.documents import log_conversion_setup
 from ecabinet.services.documents.rendering import RenderService
 from ecabinet.services.kernel.context import OutEvent
 from ecabinet.storage import migrate
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
 
     web_dir = settings.clients_dir / "web"
     vendor_dir = web_dir / "node_modules" / "socket.io-client" / "dist"
+    log_conversion_setup(settings)
     if not vendor_dir.is_dir():
         log.warning("static.missing", path=str(vendor_dir), hint="run: npm ci --prefix clients/web")
     routes: list[Any] = [

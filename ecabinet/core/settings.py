@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     convert_timeout: float = Field(
         default=120.0, gt=0, description="Seconds one LibreOffice conversion may take"
     )
+    bwrap: str = Field(
+        default="bwrap",
+        description="bubblewrap program that jails LibreOffice while it converts (no network, "
+        "no data folder); without it Office files are refused",
+    )
+    convert_unjailed: bool = Field(
+        default=False,
+        description="Convert Office files outside the jail (development machines only: "
+        "LibreOffice then reaches the network and the data folder)",
+    )
     render_workers: int | None = Field(
         default=None,
         ge=0,

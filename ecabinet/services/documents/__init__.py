@@ -39,6 +39,7 @@ from ecabinet.pdf.isolation import (
 from ecabinet.protocol import Schema, event
 from ecabinet.services.accounts import SessionInfo
 from ecabinet.services.documents.conversion import PDF, Converter, detect_type
+from ecabinet.services.documents.conversion import log_conversion_setup as log_conversion_setup
 from ecabinet.services.kernel.context import Actor, CommandContext, load_actor
 from ecabinet.services.kernel.snapshot import snapshot_part
 from ecabinet.services.meetings.versions import record_change
@@ -161,8 +162,7 @@ def prepare_file(
             with store.workspace() as work:
                 pdf = path
                 if kind != PDF:
-                    converter = Converter(settings.soffice, settings.convert_timeout)
-                    pdf = converter.to_pdf(path, kind, work)
+                    pdf = Converter.from_settings(settings).to_pdf(path, kind, work)
                     password = None
                 clean = work / "clean.pdf"
                 info, removed, protected = run_isolated(
