@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from starlette.testclient import TestClient
 from ecabinet.app import create_app
 from ecabinet.core.settings import Settings
 from ecabinet.services import accounts, packs
+from tests.waiting import wait_until
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("ECABINET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -168,11 +168,13 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
+
+        def started() -> bool:
+            if not self.thread.is_alive():
+                raise RuntimeError("uvicorn stopped while starting")
+            return bool(self.server.started)
+
+        wait_until(started, "uvicorn serves the app", timeout=15)
         return self
 
     @property

@@ -11,6 +11,7 @@ import socketio
 from ecabinet.app import create_app
 from ecabinet.services import accounts
 from tests.conftest import PASSWORD, LiveServer, make_settings
+from tests.waiting import until, wait_subscribed
 
 pytestmark = pytest.mark.anyio
 
@@ -91,11 +92,9 @@ async def test_redis_manager_serves_rooms_when_configured(tmp_path: Path, redis_
         got: list[Any] = []
         client.on("ping.room", lambda data: got.append(data))
         await client.connect(server.url, transports=["websocket"], auth={"token": token})
+        await wait_subscribed(redis_url, app.runtime.settings.redis_channel, 1)
         await outside.emit("ping.room", {"text": "xin chào"}, room="user:1")
-        for _ in range(100):
-            if got:
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: got, "the event published through Redis reaches the client")
         await client.disconnect()
     await outside.redis.aclose()
     assert got == [{"text": "xin chào"}]
@@ -114,7 +113,7 @@ async def test_sign_out_everywhere_drops_sockets_on_other_processes(tmp_path: Pa
         ended: list[Any] = []
         client.on("auth.session_ended", lambda data: ended.append(data))
         await client.connect(server_b.url, transports=["websocket"], auth={"token": token})
-        await asyncio.sleep(0.2)  # B's Redis listener subscribes in the background
+        await wait_subscribed(redis_url, channel, 2)  # what A publishes reaches B
         async with httpx.AsyncClient(base_url=server_a.url) as http:
             r = await http.post("/api/auth/signout-all",
                                 headers={"authorization": f"Bearer {token}"})

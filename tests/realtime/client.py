@@ -11,6 +11,7 @@ import httpx
 import socketio
 
 from tests.conftest import PASSWORD
+from tests.waiting import ConditionTimeout
 
 
 async def sign_in(base_url: str, username: str, password: str = PASSWORD) -> str:
@@ -62,7 +63,12 @@ class Tablet:
                 self.changed.clear()
                 await self.changed.wait()
 
-        return await asyncio.wait_for(scan(), timeout)
+        try:
+            return await asyncio.wait_for(scan(), timeout)
+        except TimeoutError:
+            got = [(ev["type"], ev.get("seq")) for ev in self.events[-20:]]
+            raise ConditionTimeout(f"waited {timeout:g} s for a matching event; the last "
+                                   f"received (type, seq): {got}") from None
 
     def of_type(self, type_: str) -> list[dict[str, Any]]:
         return [ev for ev in self.events if ev["type"] == type_]

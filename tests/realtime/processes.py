@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import IO
 
-import httpx
-
 from tests.conftest import free_port
+from tests.waiting import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,17 +42,7 @@ class ServerProcess:
 
     def wait_ready(self, timeout: float = 120) -> None:
         assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.output()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not answer in {timeout} s:\n{self.output()}")
+        wait_healthy(self.proc, self.url, self.name, self.output, timeout=timeout)
 
     def output(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-4000:]

@@ -183,7 +183,7 @@ async def test_presence_comes_from_connected_devices_and_only_staff_see_it(
     assert (await observer.call("meeting.leave", {"meeting_id": mid}))["ok"]
     await secretary.wait_for(lambda e: e["type"] == "presence.changed"
                              and not e["payload"]["online"] and e["payload"]["user_id"] != me)
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # nothing must come: give a wrongly sent event the time to arrive
     assert [e for e in observer.events if e["type"] == "presence.changed"] == []
     await close(chair, secretary, observer)
 

@@ -6,7 +6,6 @@ drops off one process and comes back on the other gets exactly the events it mis
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
 from ecabinet.app import open_database
 from ecabinet.realtime.server import build_manager
 from tests.conftest import create_room, make_settings
 from tests.realtime.client import Tablet
 from tests.realtime.processes import ServerProcess
+from tests.waiting import wait_subscribed
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres]
 
@@ -33,18 +32,8 @@ class Cluster:
     redis_url: str
     channel: str
 
-    async def wait_subscribed(self, count: int = 2) -> None:
-        """Each process subscribes to the channel when its first client connects: wait for it."""
-        client = aioredis.Redis.from_url(self.redis_url)
-        try:
-            for _ in range(500):
-                [(_name, subscribers)] = await client.pubsub_numsub(self.channel)
-                if subscribers >= count:
-                    return
-                await asyncio.sleep(0.01)
-            raise AssertionError(f"only {subscribers} of {count} processes subscribed")
-        finally:
-            await client.aclose()
+    async def wait_subscribed(self) -> None:
+        await wait_subscribed(self.redis_url, self.channel, 2)
 
 
 @pytest.fixture
