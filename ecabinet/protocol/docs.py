@@ -74,7 +74,10 @@ sequence number is refused with `unknown_seq`: join without `since`.
 authenticate with `Authorization: Bearer <token>` or the session cookie. Errors are
 `{"error": {"code", "message", "details"}}` with the matching HTTP status (400 invalid input,
 401 not signed in, 403 forbidden, 404 not found or not visible to you, 409 conflict, 413 too large,
-429 rate limited with `Retry-After`, 503 unavailable).
+429 rate limited with `Retry-After`, 503 unavailable); a path no endpoint serves answers
+`not_found`, a method it does not serve `method_not_allowed`. The routes are built from the
+declarations below, and so is the OpenAPI 3.1 document at `GET /api/openapi.json` (each
+endpoint's parameters, body, roles and error codes).
 """
 
 
