@@ -53,8 +53,8 @@ def plant_secrets(data_dir: Path) -> tuple[Path, Path]:
     return image, text
 
 
-def hostile_files(base: str, data_dir: Path) -> dict[str, tuple[str, bytes]]:
-    image, text = plant_secrets(data_dir)
+def hostile_files(base: str, image: Path, text: Path) -> dict[str, tuple[str, bytes]]:
+    """The files by name: (type, bytes), pointing at ``base`` and at the planted secrets."""
     return {
         "docx, picture linked to the web": ("docx", h.docx_linked_picture(f"{base}/a.png")),
         "docx, picture linked to a stored page": ("docx", h.docx_linked_picture(image.as_uri())),
@@ -82,7 +82,7 @@ def images_and_text(pdf: bytes) -> tuple[int, str]:
         doc.close()
 
 
-CASES = list(hostile_files("http://x", Path("/nonexistent")))
+CASES = list(hostile_files("http://x", Path("/p.jpg"), Path("/s.txt")))
 
 
 @pytest.mark.slow
@@ -91,8 +91,7 @@ def test_a_hostile_upload_fetches_nothing_and_embeds_nothing(
     app: Any, as_user: Callable[[str], Api], room: dict[str, Any], web: h.Recorder, case: str
 ) -> None:
     require_soffice()
-    data_dir: Path = app.runtime.settings.data_dir
-    kind, data = hostile_files(web.base, data_dir)[case]
+    kind, data = hostile_files(web.base, *plant_secrets(app.runtime.settings.data_dir))[case]
     secretary = as_user("thuky")
     response = secretary.upload(room["meeting_id"], data, filename=f"to-trinh.{kind}")
     assert response.status_code == 201, response.text
