@@ -25,6 +25,9 @@ from tests.conftest import create_room, make_settings, sign_in
 load_declarations()
 SIGN_OUTS = {("POST", "/signout"), ("POST", "/api/auth/signout"),
              ("POST", "/api/auth/signout-all")}
+# The status each error code was answered with: one code, one status, on every endpoint (the
+# document lists codes per endpoint and leaves their statuses to this rule).
+STATUS_OF: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +115,8 @@ def check_error(doc: dict[str, Any], method: str, path: str, answer: Any) -> str
                     key=str)
     assert not errors, f"{where}: {errors[0].message}"
     code: str = answer.json()["error"]["code"]
+    assert STATUS_OF.setdefault(code, answer.status_code) == answer.status_code, (
+        f"{where}: `{code}` was answered with {STATUS_OF[code]} elsewhere")
     return code
 
 
