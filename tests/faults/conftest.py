@@ -3,13 +3,11 @@ PostgreSQL servers they may stop, and a meeting prepared in the database a serve
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -21,6 +19,7 @@ from ecabinet.app import open_database
 from ecabinet.core.settings import Settings
 from tests.conftest import PASSWORD, create_room, free_port
 from tests.faults.services import PrivatePostgres, PrivateRedis
+from tests.waiting import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "fault-tests-secret-key-0123456789"
@@ -57,15 +56,8 @@ class Server:
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
             preexec_fn=self.preexec,  # only sets a resource limit (the disk-full test)
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited at start:\n{self.output()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not answer in {timeout} s:\n{self.output()}")
+        wait_healthy(self.proc, self.url, self.name, self.output, timeout=timeout)
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flushing, connections cut."""

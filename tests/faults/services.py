@@ -16,13 +16,13 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import IO
 
 import pytest
 
 from tests.conftest import CI, free_port
+from tests.waiting import ConditionTimeout, wait_until
 
 
 def unavailable(reason: str) -> None:
@@ -37,14 +37,6 @@ def _answers(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def wait_until(check: object, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} after {timeout} s")
-        time.sleep(0.05)
 
 
 class PrivateRedis:
@@ -72,8 +64,8 @@ class PrivateRedis:
             stdout=self._log, stderr=subprocess.STDOUT,
         )
         try:
-            wait_until(lambda: _answers(self.port), "the private Redis did not answer", 15)
-        except TimeoutError as exc:
+            wait_until(lambda: _answers(self.port), "the private Redis answers", timeout=15)
+        except ConditionTimeout as exc:
             self.stop()
             unavailable(f"{exc}: {self.output()}")
         return self
@@ -87,7 +79,8 @@ class PrivateRedis:
         if self._log is not None:
             self._log.close()
             self._log = None
-        wait_until(lambda: not _answers(self.port), "the private Redis still answers", 10)
+        wait_until(lambda: not _answers(self.port), "the private Redis stops answering",
+                   timeout=10)
 
     def output(self) -> str:
         with contextlib.suppress(OSError):
@@ -163,7 +156,8 @@ class PrivatePostgres:
         assert self.bin is not None
         self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
                           "-w", "-t", "60", "stop")
-        wait_until(lambda: not _answers(self.port), "the private PostgreSQL still answers", 30)
+        wait_until(lambda: not _answers(self.port), "the private PostgreSQL stops answering",
+                   timeout=30)
 
     def create_database(self, name: str) -> str:
         import sqlalchemy as sa

@@ -22,7 +22,6 @@ import os
 import random
 import resource
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from ecabinet.services import packs
 from tests.conftest import create_room
 from tests.documents import samples
 from tests.faults.conftest import prepare, sha256, sign_in
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.faults
 MiB = 1024 * 1024
@@ -137,10 +137,9 @@ def test_a_full_disk_fails_the_upload_clearly_and_leaves_nothing(
                               files={"file": ("khac.pdf", kept, "application/pdf")})
                 assert r.status_code == 201, r.text
                 kept_doc = r.json()["document"]
-                deadline = time.monotonic() + 60
-                while http.get(f"/api/documents/{kept_doc['id']}").json()["status"] != "ready":
-                    assert time.monotonic() < deadline
-                    time.sleep(0.1)
+                wait_until(lambda: http.get(f"/api/documents/{kept_doc['id']}").json()["status"]
+                           == "ready", f"document {kept_doc['id']} is rendered", timeout=60,
+                           interval=0.1)
                 blobs_before = sorted(p.name for p in (data_dir / "blobs").glob("??/*"))
 
                 def refused_upload(data: bytes, stage: str) -> None:

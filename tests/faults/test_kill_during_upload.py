@@ -26,6 +26,7 @@ import pytest
 
 from tests.documents import samples
 from tests.faults.conftest import Server, prepare, sha256, sign_in
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.faults
 BOUNDARY = "ecabinet-fault-boundary"
@@ -86,7 +87,7 @@ class Uploads:
             for start in range(0, len(body), 16 * 1024):
                 yield body[start:start + 16 * 1024]
                 self.slow_started.set()
-                time.sleep(0.05)
+                time.sleep(0.05)  # a slow client: its body is still coming when the kill lands
 
         headers = {**self.headers, "content-type": f"multipart/form-data; boundary={BOUNDARY}",
                    "content-length": str(len(body))}
@@ -114,10 +115,9 @@ def test_nothing_acked_is_lost_and_nothing_half_written_is_served(
     uploads = Uploads(server, sign_in(server.url, "thuky"), mid)
     uploads.start()
     try:
-        deadline = time.monotonic() + 90
-        while len(uploads.acked) < 4 or not uploads.slow_started.is_set():
-            assert time.monotonic() < deadline, f"only {len(uploads.acked)} uploads acked"
-            time.sleep(0.02)
+        wait_until(lambda: len(uploads.acked) >= 4 and uploads.slow_started.is_set(),
+                   lambda: f"4 uploads acked ({len(uploads.acked)}) and the slow one streaming "
+                   f"({uploads.slow_started.is_set()})", timeout=90)
         server.kill()
     finally:
         uploads.join()
@@ -142,12 +142,14 @@ def test_nothing_acked_is_lost_and_nothing_half_written_is_served(
             with pymupdf.open(stream=r.content, filetype="pdf") as pdf:
                 assert pdf.page_count == doc["page_count"]
         # The rendering the kill interrupted resumes by itself.
-        deadline = time.monotonic() + 90
         for doc in listed:
-            while (status := http.get(f"/api/documents/{doc['id']}").json())["status"] != "ready":
+
+            def rendered(doc_id: int = doc["id"]) -> bool:
+                status = http.get(f"/api/documents/{doc_id}").json()
                 assert status["status"] != "failed", status
-                assert time.monotonic() < deadline, f"document {doc['id']}: {status}"
-                time.sleep(0.1)
+                return status["status"] == "ready"
+
+            wait_until(rendered, f"document {doc['id']} is rendered", timeout=90, interval=0.1)
             page = http.get(f"/api/documents/{doc['id']}/pages/1/thumb")
             assert page.status_code == 200 and page.content[:2] == b"\xff\xd8"
         # And the server takes uploads again.
@@ -170,7 +172,6 @@ def test_nothing_acked_is_lost_and_nothing_half_written_is_served(
     for entry in leftovers:
         os.utime(entry, (old, old))
     server.start()
-    deadline = time.monotonic() + 30
-    while any(entry.exists() for entry in leftovers):
-        assert time.monotonic() < deadline, [e.name for e in leftovers if e.exists()]
-        time.sleep(0.1)
+    wait_until(lambda: not any(entry.exists() for entry in leftovers),
+               lambda: f"the start-up sweep removes {[e.name for e in leftovers if e.exists()]}",
+               timeout=30)

@@ -4,7 +4,6 @@ nothing that was acked is lost and the tablets catch up."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -16,15 +15,9 @@ from ecabinet_client.errors import EcabinetError as ClientError
 from tests.conftest import PASSWORD
 from tests.faults.conftest import prepare
 from tests.faults.services import PrivatePostgres
+from tests.waiting import until
 
 pytestmark = [pytest.mark.faults, pytest.mark.anyio]
-
-
-async def until(check: Any, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.05)
 
 
 async def test_commands_fail_clearly_while_postgres_is_down_and_work_after(
@@ -89,7 +82,7 @@ async def test_commands_fail_clearly_while_postgres_is_down_and_work_after(
         # Every acked change reached both tablets, in order, with nothing in between missing.
         for name in seen:
             await until(lambda n=name: seen[n] and seen[n][-1] >= acked[-1],
-                        f"{name} did not catch up: {seen[name]} vs {acked}")
+                        lambda n=name: f"{n} catches up: {seen[n]} vs {acked}", timeout=30)
             numbers = seen[name]
             assert numbers == list(range(numbers[0], numbers[-1] + 1)), numbers
             assert set(acked) <= set(numbers)

@@ -17,17 +17,11 @@ from ecabinet_client import Client
 from tests.conftest import PASSWORD
 from tests.faults.conftest import prepare
 from tests.faults.services import PrivateRedis
+from tests.waiting import until
 
 pytestmark = [pytest.mark.faults, pytest.mark.anyio]
 # Which process each tablet talks to.
 PLACES = {"chutich": "a", "daibieu2": "a", "daibieu1": "b", "quansat": "b"}
-
-
-async def until(check: Any, what: str, timeout: float = 45) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what()
-        await asyncio.sleep(0.05)
 
 
 def logged(database_url: str, meeting_id: int) -> list[tuple[int, str]]:
@@ -65,7 +59,8 @@ async def test_tablets_on_both_processes_resync_after_redis_comes_back(
         acked.append((await chair.call("agenda.next", {"meeting_id": mid}))["seq"])
         # Through Redis: a change made on process a reaches the tablets on process b.
         await until(lambda: all(s and s[-1][0] == acked[-1] for s in seen.values()),
-                    lambda: f"before the outage: {seen}")
+                    lambda: f"every tablet has {acked[-1]} before the outage: {seen}",
+                    timeout=45)
 
         private_redis.stop()
         async with httpx.AsyncClient(timeout=30) as http:
@@ -76,9 +71,13 @@ async def test_tablets_on_both_processes_resync_after_redis_comes_back(
         acked.append((await delegate.call("speaker.request", {"meeting_id": mid}))["seq"])
         acked.append((await chair.call("agenda.next", {"meeting_id": mid}))["seq"])
         acked.append((await delegate.call("attendance.check_in", {"meeting_id": mid}))["seq"])
-        # (A tablet that sees a gap in the sequence numbers asks for what it missed; the last
-        # change comes after that, with no later event to reveal it on process b.)
-        await asyncio.sleep(2)
+        # A tablet that sees a gap in the sequence numbers asks for what it missed: the
+        # tablets on a miss the request made on b, those on b the change made on a. Once they
+        # have it, the last change comes, with no later event to reveal it on process b.
+        caught_up = {"a": acked[-2], "b": acked[-1]}
+        await until(lambda: all(s and s[-1][0] >= caught_up[PLACES[n]] for n, s in seen.items()),
+                    lambda: f"the tablets fill the gaps during the outage, up to {caught_up}: "
+                    + str({n: [q for q, _ in s[-8:]] for n, s in seen.items()}), timeout=45)
         acked.append((await chair.call("agenda.next", {"meeting_id": mid}))["seq"])
         # An outage, not a blip: longer than the Redis client's own retries last.
         await asyncio.sleep(4)
@@ -86,8 +85,8 @@ async def test_tablets_on_both_processes_resync_after_redis_comes_back(
         back = time.monotonic()
         # Nobody sends anything more: the tablets must catch up on their own.
         await until(lambda: all(s and s[-1][0] >= acked[-1] for s in seen.values()),
-                    lambda: f"after the outage, acked {acked}: "
-                    + str({n: [q for q, _ in s[-8:]] for n, s in seen.items()}))
+                    lambda: f"every tablet catches up after the outage, acked {acked}: "
+                    + str({n: [q for q, _ in s[-8:]] for n, s in seen.items()}), timeout=45)
         print(f"caught up {time.monotonic() - back:.1f} s after Redis came back; reconnects: "
               + str({n: c.reconnects for n, c in clients.items()}))
         log = logged(pg_url, mid)
@@ -99,7 +98,7 @@ async def test_tablets_on_both_processes_resync_after_redis_comes_back(
         # And the link between the processes works again.
         final = (await delegate.call("attendance.check_out", {"meeting_id": mid}))["seq"]
         await until(lambda: all(s[-1][0] == final for s in seen.values()),
-                    lambda: f"after recovery: {seen}")
+                    lambda: f"every tablet has {final} after recovery: {seen}", timeout=45)
         async with httpx.AsyncClient(timeout=30) as http:
             for proc in procs.values():
                 assert (await http.get(f"{proc.url}/readyz")).status_code == 200
