@@ -252,5 +252,9 @@ def test_the_tablet_applies_every_event_the_server_declares() -> None:
 
     features.load()
     scripts = "".join(p.read_text("utf-8") for p in (WEB / "static" / "js").glob("*.js"))
-    handled = set(re.findall(r'^\s*"([a-z_]+(?:\.[a-z_]+)+)"\(', scripts, flags=re.MULTILINE))
+    # A reducer is a method (`"type"(s, p) {`) or a shared function (`"type": saved,`).
+    handled = set(
+        re.findall(r'^\s*"([a-z_]+(?:\.[a-z_]+)+)"\s*(?:\(|:\s*[A-Za-z_]+,)', scripts,
+                   flags=re.MULTILINE)
+    )
     assert sorted(set(REGISTRY.events) - handled) == []
