@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -10,7 +10,7 @@ import socketio
 from starlette.templating import Jinja2Templates
 
 from ecabinet.core.metrics import Metrics
-from ecabinet.core.ratelimit import SlidingWindowLimiter
+from ecabinet.core.ratelimit import Counters
 from ecabinet.core.settings import Settings
 from ecabinet.storage.database import Database
 
@@ -40,13 +40,8 @@ class Runtime:
     sio: socketio.AsyncServer
     templates: Jinja2Templates
     metrics: Metrics = field(default_factory=Metrics)
-    # Failed sign-ins: a few per account, more per address (a shared office address).
-    signin_by_account: SlidingWindowLimiter = field(
-        default_factory=lambda: SlidingWindowLimiter(limit=5, window=300)
-    )
-    signin_by_address: SlidingWindowLimiter = field(
-        default_factory=lambda: SlidingWindowLimiter(limit=30, window=300)
-    )
+    # Counts of failed sign-ins (in Redis when configured: create_app builds them so).
+    counters: Counters = field(default_factory=Counters)
     # The live sockets (set by realtime.server.register).
     sockets: Sockets | None = None
     # Page rendering (set by create_app; started and stopped with the app's lifespan).
@@ -54,3 +49,7 @@ class Runtime:
     # Called with every batch of committed events this process publishes (after the commit,
     # before the fan-out): caches and follow-up work keyed on events register here.
     listeners: list[Callable[[list[Any]], None]] = field(default_factory=list)
+    # Events that instruct the realtime adapter rather than inform clients (by type: the
+    # ``membership.changed`` handler, set by realtime.server.register): the publisher awaits
+    # each in its place in the stream, so the events after it find the rooms it left.
+    controls: dict[str, Callable[[OutEvent], Awaitable[None]]] = field(default_factory=dict)

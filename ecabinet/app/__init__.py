@@ -20,6 +20,7 @@ from starlette.templating import Jinja2Templates
 from ecabinet.core import i18n
 from ecabinet.core.errors import ConfigError, EcabinetError
 from ecabinet.core.logs import get_logger
+from ecabinet.core.ratelimit import Counters
 from ecabinet.core.settings import Settings
 from ecabinet.realtime import server as realtime_server
 from ecabinet.realtime.publisher import publish
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         db=db,
         sio=realtime_server.build_server(settings.redis_url, settings.redis_channel),
         templates=templates_for(settings),
+        counters=Counters(settings.redis_url, namespace=settings.redis_channel),
     )
     realtime_server.register(rt)
     rt.renders = build_render_service(rt)

@@ -1,47 +1,97 @@
-"""A small in-process sliding-window limiter (sign-in attempts per account and per address)."""
+"""Moving-window counters of failed attempts, shared by every server process through Redis.
+
+Built on the `limits` library (moving windows in memory or in Redis, atomic there through Lua
+scripts). With ``ECABINET_REDIS_URL`` the counts live in Redis, so N server processes give an
+attacker the same attempts as one; without it, in this process's memory. When Redis does not
+answer, the counts fall back to memory (logged) rather than refusing every sign-in.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+
+from ecabinet.core.logs import get_logger
+
+log = get_logger(__name__)
+T = TypeVar("T")
+REDIS_TIMEOUT = 2.0  # seconds; a sign-in waits no longer than this for a Redis that is down
 
 
-class SlidingWindowLimiter:
-    """At most ``limit`` hits per ``window`` seconds per key.
+@dataclass(frozen=True)
+class Window:
+    """At most ``amount`` counted events per ``seconds``, per key, under ``name``."""
 
-    ``retry_after`` says how long a key must wait before its next attempt.
-    """
+    name: str
+    amount: int
+    seconds: int
 
-    def __init__(
-        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._hits: dict[str, deque[float]] = {}
+    def item(self) -> RateLimitItem:
+        return RateLimitItemPerSecond(self.amount, self.seconds, namespace=self.name)
 
-    def _recent(self, key: str) -> deque[float]:
-        hits = self._hits.get(key)
-        if hits is None:
-            return deque()
-        cutoff = self._clock() - self.window
-        while hits and hits[0] <= cutoff:
-            hits.popleft()
-        if not hits:
-            del self._hits[key]
-        return hits
 
-    def retry_after(self, key: str) -> float:
-        """Seconds until ``key`` may try again; 0 when it may now."""
-        hits = self._recent(key)
-        if len(hits) < self.limit:
-            return 0.0
-        return max(0.0, hits[0] + self.window - self._clock())
+class Counters:
+    """Counted events per window and key: how many, how long until another is allowed."""
 
-    def hit(self, key: str) -> None:
-        self._recent(key)
-        self._hits.setdefault(key, deque()).append(self._clock())
+    def __init__(self, redis_url: str | None = None, namespace: str = "ecabinet") -> None:
+        self._memory = MovingWindowRateLimiter(MemoryStorage())
+        self._shared: MovingWindowRateLimiter | None = None
+        if redis_url:
+            storage: Storage = RedisStorage(
+                redis_url,
+                key_prefix=f"{namespace}:limits",
+                wrap_exceptions=True,
+                socket_timeout=REDIS_TIMEOUT,
+                socket_connect_timeout=REDIS_TIMEOUT,
+            )
+            self._shared = MovingWindowRateLimiter(storage)
 
-    def reset(self, key: str) -> None:
-        self._hits.pop(key, None)
+    @property
+    def shared(self) -> bool:
+        return self._shared is not None
+
+    def _call(self, use: Callable[[MovingWindowRateLimiter], T]) -> T:
+        if self._shared is not None:
+            try:
+                return use(self._shared)
+            except StorageError as exc:
+                log.warning("ratelimit.redis_unavailable", error=str(exc.storage_error))
+        return use(self._memory)
+
+    async def _run(self, use: Callable[[MovingWindowRateLimiter], T]) -> T:
+        # A thread: the Redis client blocks, and the event loop must not wait on it.
+        return await asyncio.to_thread(self._call, use)
+
+    async def wait(self, window: Window, *key: str) -> float:
+        """Seconds until one more event is allowed for ``key``; 0 when it is now."""
+
+        def seconds(limiter: MovingWindowRateLimiter) -> float:
+            stats = limiter.get_window_stats(window.item(), *key)
+            if stats.remaining > 0:
+                return 0.0
+            return max(0.0, stats.reset_time - time.time())
+
+        return await self._run(seconds)
+
+    async def count(self, window: Window, *key: str) -> int:
+        """Events counted for ``key`` within the window."""
+
+        def counted(limiter: MovingWindowRateLimiter) -> int:
+            return window.amount - limiter.get_window_stats(window.item(), *key).remaining
+
+        return await self._run(counted)
+
+    async def hit(self, window: Window, *key: str) -> None:
+        """Count one event (a full window counts no more: its oldest event sets the wait)."""
+        await self._run(lambda limiter: limiter.hit(window.item(), *key))
+
+    async def clear(self, window: Window, *key: str) -> None:
+        await self._run(lambda limiter: limiter.clear(window.item(), *key))

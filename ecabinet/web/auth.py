@@ -34,7 +34,7 @@ def client_address(request: Request) -> str:
 
 async def sign_in(request: Request, creds: SignInRequest, *, kind: str) -> signin.SignedIn:
     rt = runtime(request)
-    limits = signin.Limits(rt.signin_by_account, rt.signin_by_address, rt.metrics)
+    limits = signin.Limits(rt.counters, rt.metrics)
     attempt = signin.Attempt(creds.username, creds.password, kind, client_address(request),
                              request.headers.get("user-agent", ""))
     return await signin.sign_in(rt.db, limits, attempt, days=rt.settings.session_days)

@@ -1,22 +1,33 @@
-"""Signing in and out: the rate limits on failed attempts, the audit records, the sessions.
+"""Signing in and out: the limits on failed attempts, the audit records, the sessions.
 
 The web adapter calls these from the sign-in form and from the JSON API alike, so a browser and
-the Python client meet the same limits and leave the same trail. Failed attempts are limited per
-account (a few) and per address (more: a shared office address), and a success clears the
-account's count.
+the Python client meet the same limits and leave the same trail.
+
+The limits stop guessing without letting a guesser lock the owner out (issue #14, finding 12):
+
+- one account from one address: 5 failures in 5 minutes, then that pair is refused;
+- one address, whatever the accounts: 30 failures in 5 minutes, then that address is refused;
+- one account from anywhere (many addresses guessing together): from the 10th failure in 15
+  minutes on, each failure is answered later and later (up to 3 s); the account is never
+  refused, so its owner, from an address of their own, always gets in at once.
+
+A success clears its pair's count, not the account's: the owner signing in does not give a
+guesser elsewhere a fresh start. The counts are shared by every server process through Redis
+when it is configured (``ecabinet.core.ratelimit``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from sqlmodel import Session
 
 from ecabinet.core.errors import RateLimited, Unauthenticated
 from ecabinet.core.logs import get_logger
 from ecabinet.core.metrics import Metrics
-from ecabinet.core.ratelimit import SlidingWindowLimiter
+from ecabinet.core.ratelimit import Counters, Window
 from ecabinet.services import audit
 from ecabinet.services.accounts import (
     SessionInfo,
@@ -31,13 +42,28 @@ from ecabinet.storage.models import User
 log = get_logger(__name__)
 
 
+PAIR: Final = Window("signin-pair", 5, 300)
+ADDRESS: Final = Window("signin-address", 30, 300)
+ACCOUNT: Final = Window("signin-account", 1000, 900)
+SLOW_AFTER: Final = 10  # failures of one account within ACCOUNT's window before answers slow
+SLOWEST: Final = 3.0  # seconds: a failure's answer waits at most this long
+
+
 @dataclass(frozen=True)
 class Limits:
-    """The failed-attempt limiters of this process, and the counter of outcomes."""
+    """The counts of failed attempts (shared through Redis when configured), and the counter
+    of outcomes."""
 
-    by_account: SlidingWindowLimiter
-    by_address: SlidingWindowLimiter
+    counters: Counters
     metrics: Metrics
+
+
+def slowdown(failures: int) -> float:
+    """Seconds a failure's answer waits once its account has failed ``failures`` times from
+    anywhere: nothing before ``SLOW_AFTER``, then a quarter second doubling up to ``SLOWEST``."""
+    if failures < SLOW_AFTER:
+        return 0.0
+    return float(min(SLOWEST, 0.25 * 2 ** (failures - SLOW_AFTER)))
 
 
 @dataclass(frozen=True)
@@ -67,15 +93,17 @@ def user_view(user: User | SessionInfo) -> dict[str, Any]:
 
 
 async def sign_in(db: Database, limits: Limits, attempt: Attempt, *, days: int) -> SignedIn:
-    """Check the rate limits, then the credentials; open a session of ``days`` days.
+    """Check the limits, then the credentials; open a session of ``days`` days.
 
-    Raises ``RateLimited`` (``signin_rate_limited``) while the account or the address has
-    failed too often, ``Unauthenticated`` (``bad_credentials``) otherwise; both outcomes are
-    audited.
+    Raises ``RateLimited`` (``signin_rate_limited``, with the seconds to wait) while this
+    account has failed too often from this address, or this address too often at all;
+    ``Unauthenticated`` (``bad_credentials``) otherwise, late when the account is being guessed
+    from many addresses. Both outcomes are audited; a refusal is not an attempt.
     """
-    account_key = attempt.username.strip().lower()
-    wait = max(limits.by_account.retry_after(account_key),
-               limits.by_address.retry_after(attempt.address))
+    account = attempt.username.strip().lower()
+    counters = limits.counters
+    wait = max(await counters.wait(PAIR, account, attempt.address),
+               await counters.wait(ADDRESS, attempt.address))
     if wait > 0:
         limits.metrics.signins.labels("limited").inc()
         raise RateLimited(
@@ -95,14 +123,16 @@ async def sign_in(db: Database, limits: Limits, attempt: Attempt, *, days: int) 
     try:
         signed_in = await db.write(check)
     except Unauthenticated:
-        await db.write(audit.record, audit.SIGNIN_FAILED, subject=account_key[:64],
+        await db.write(audit.record, audit.SIGNIN_FAILED, subject=account[:64],
                        address=attempt.address)
-        limits.by_account.hit(account_key)
-        limits.by_address.hit(attempt.address)
+        await counters.hit(PAIR, account, attempt.address)
+        await counters.hit(ADDRESS, attempt.address)
+        await counters.hit(ACCOUNT, account)
         limits.metrics.signins.labels("failed").inc()
-        log.info("signin.failed", username=account_key, address=attempt.address)
+        log.info("signin.failed", username=account, address=attempt.address)
+        await asyncio.sleep(slowdown(await counters.count(ACCOUNT, account)))
         raise
-    limits.by_account.reset(account_key)
+    await counters.clear(PAIR, account, attempt.address)
     limits.metrics.signins.labels("ok").inc()
     log.info("signin.ok", username=signed_in.user["username"],
              full_name=signed_in.user["full_name"], kind=attempt.kind)
