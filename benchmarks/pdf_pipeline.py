@@ -35,8 +35,9 @@ from typing import Any
 import pymupdf
 from PIL import Image, ImageDraw, ImageFilter
 
+from ecabinet.core.text import nfc
 from ecabinet.pdf.book import BookDocument, ItemDocs, build_pack_book
-from ecabinet.pdf.fonts import find_font, nfc
+from ecabinet.pdf.fonts import find_font
 from ecabinet.pdf.inspect import inspect_pdf
 from ecabinet.pdf.render import RENDITIONS
 from ecabinet.pdf.sanitize import sanitize_pdf
