@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from ecabinet_client import (
 
 from tests.client.conftest import Connect
 from tests.conftest import PASSWORD, LiveServer
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -85,13 +85,8 @@ async def test_join_gives_the_snapshot_then_events_by_callback_and_iterator(
     assert got[-1].payload["title"] == "Thu ngân sách"
     assert got[-1].latency is not None and 0 <= got[-1].latency < 5
 
-    await asyncio.wait_for(_until(lambda: by_callback.seq == 4), 5)
+    await until(lambda: by_callback.seq == 4, "the callback's room reaches seq 4", timeout=5)
     assert [e.seq for e in seen if e.seq is not None] == [0, 1, 2, 3, 4]
-
-
-async def _until(predicate: Any) -> None:
-    while not predicate():
-        await asyncio.sleep(0.01)
 
 
 async def test_commands_answer_and_refusals_raise_typed_errors_once(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,14 +11,9 @@ from ecabinet_client.transport import Transport
 
 from tests.client.conftest import Connect
 from tests.conftest import LiveServer
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 async def started(connect: Connect, room: dict[str, Any]) -> tuple[Client, Room]:
@@ -79,7 +73,7 @@ async def test_a_lost_ack_is_retried_with_the_same_client_id_and_applied_once(
     assert ack["ok"] and ack["duplicate"] is True and ack["seq"] == 2
     assert len(sent) == 2 and sent[0]["client_id"] == sent[1]["client_id"]
     assert await log_after(delegate, room["meeting_id"], 1) == [2]  # applied once
-    await until(lambda: d_room.seq == 2)
+    await until(lambda: d_room.seq == 2, "the delegate's room reaches seq 2")
     assert sequenced(seen) == [(1, SNAPSHOT), (2, "agenda.current")]
 
 
@@ -124,12 +118,12 @@ async def test_reconnect_resyncs_exactly_the_missed_events(
 
     delegate._open = gated_open  # type: ignore[method-assign]
     delegate.drop()  # the Wi-Fi drops
-    await until(lambda: any(e.type == CONNECTION for e in seen))
+    await until(lambda: any(e.type == CONNECTION for e in seen), "a connection event")
     for _ in range(3):
         await chair_room.commands.agenda.next()
     assert d_room.seq == 1
     gate.set()
-    await until(lambda: d_room.seq == 4)
+    await until(lambda: d_room.seq == 4, "the delegate's room reaches seq 4")
     states = [e.payload["state"] for e in seen if e.type == CONNECTION]
     assert states == ["lost", "restored"]
     assert sequenced(seen) == [(1, SNAPSHOT), (2, "agenda.current"), (3, "agenda.current"),
@@ -138,7 +132,7 @@ async def test_reconnect_resyncs_exactly_the_missed_events(
     assert delegate.reconnects == 1 and d_room.resyncs == 0
     # Commands work again on the new connection.
     await chair_room.commands.agenda.previous()
-    await until(lambda: d_room.seq == 5)
+    await until(lambda: d_room.seq == 5, "the delegate's room reaches seq 5")
 
 
 async def test_a_missed_live_event_is_fetched_by_resync_and_order_is_kept(
@@ -169,7 +163,7 @@ async def test_a_missed_live_event_is_fetched_by_resync_and_order_is_kept(
     transport.on_event = unreliable
     for _ in range(4):
         await chair_room.commands.agenda.next()
-    await until(lambda: d_room.seq == 5)
+    await until(lambda: d_room.seq == 5, "the delegate's room reaches seq 5")
     assert [s for s, _t in sequenced(seen)] == [1, 2, 3, 4, 5]
     assert d_room.resyncs == 1
 
@@ -196,6 +190,6 @@ async def test_an_ended_session_ends_the_stream_with_a_typed_error(
     again = await connect("daibieu2")
     a_room = await again.join(mid)
     await again.post_json("/api/auth/signout-all")
-    await until(lambda: again.reconnects == 1 and again.connected)
+    await until(lambda: again.reconnects == 1 and again.connected, "one reconnection")
     assert (await again.whoami())["username"] == "daibieu2"
     assert a_room.seq == 0

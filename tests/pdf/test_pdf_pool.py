@@ -18,6 +18,7 @@ from ecabinet.pdf.jobs import rendition_path
 from ecabinet.pdf.render import Rendition
 from ecabinet.rendering.pool import DocumentDone, LocalRenderQueue, PageFailed, PageReady
 from ecabinet.rendering.queue import EventStream, RenderEvent
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -46,11 +47,9 @@ async def collect(stream: EventStream, sha256: str, timeout: float = 30.0) -> li
 
 async def until_taken(queue: LocalRenderQueue, depth: int) -> None:
     """Wait until the workers have taken jobs off the queue down to ``depth`` waiting."""
-    for _ in range(5000):
-        if queue.depth() <= depth:
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError("no worker took a job")
+    # Polled every millisecond: the tests look at the queue right after a worker takes a job.
+    await until(lambda: queue.depth() <= depth, f"the workers take jobs down to {depth} waiting",
+                timeout=5, interval=0.001)
 
 
 async def test_renders_every_page_to_every_rendition(sample_pdf: Path, tmp_path: Path) -> None:
@@ -187,7 +186,7 @@ async def test_the_event_loop_is_never_blocked(make_pdf: PdfFactory, tmp_path: P
     async def ticker() -> None:
         while True:
             before = time.perf_counter()
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # the tick whose lateness is measured
             lags.append(time.perf_counter() - before - 0.01)
 
     async with LocalRenderQueue(tmp_path, workers=2) as queue:
@@ -216,7 +215,8 @@ async def test_callback_cancel_and_close(make_pdf: PdfFactory, tmp_path: Path) -
     assert queue.depth() == 0
     await queue.submit_document(sha, pdf, 8)
     waiter = asyncio.create_task(queue.wait_for_page(sha, 7))
-    await asyncio.sleep(0.01)
+    # No public sign that the waiter is registered (it first looks in the cache on a thread).
+    await until(lambda: queue._waiters, "the waiter for page 8 is registered")
     await queue.close()
     with pytest.raises(PdfError) as caught:
         await waiter
