@@ -46,6 +46,9 @@ class Runtime:
     sockets: Sockets | None = None
     # Page rendering (set by create_app; started and stopped with the app's lifespan).
     renders: RenderService | None = None
+    # Why Office files are refused here (``soffice_missing``, ``bwrap_missing``…), checked once
+    # at start-up by create_app; None when they are converted.
+    conversion_problem: str | None = None
     # Called with every batch of committed events this process publishes (after the commit,
     # before the fan-out): caches and follow-up work keyed on events register here.
     listeners: list[Callable[[list[Any]], None]] = field(default_factory=list)

@@ -119,3 +119,57 @@ def test_demo_serves_the_sample_and_a_delegate_can_sign_in(tmp_path: Path) -> No
         proc.wait(timeout=20)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def serve_until_started(env: dict[str, str]) -> str:
+    """Start ``ecabinet serve`` on a free port, stop it once it serves; what it printed."""
+    proc = subprocess.Popen(
+        [*ECABINET, "serve", "--port", str(free_port())],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    printed: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            printed.append(line)
+            if "Uvicorn running" in line or not line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stdout is not None:
+            printed.extend(proc.stdout.readlines())
+            proc.stdout.close()
+    return "".join(printed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("program", "problem"),
+    [("/nonexistent/soffice", "soffice_missing"), ("broken", "soffice_broken")],
+)
+def test_start_up_without_a_working_libreoffice_says_so_once(
+    tmp_path: Path, program: str, problem: str
+) -> None:
+    if program == "broken":  # an ECABINET_SOFFICE that exists but does not run
+        fake = tmp_path / "soffice"
+        fake.write_text("#!/bin/sh\necho 'cannot open shared object' >&2\nexit 127\n")
+        fake.chmod(0o755)
+        program = str(fake)
+    text = serve_until_started(
+        {"ECABINET_DATA_DIR": str(tmp_path / "data"), "ECABINET_SOFFICE": program}
+    )
+    assert "Uvicorn running" in text, text
+    said = [line for line in text.splitlines() if "conversion." in line]
+    assert len(said) == 1, text
+    [line] = said
+    assert "warning" in line and "conversion.unavailable" in line
+    assert f"problem={problem}" in line and program in line
+    assert "apt-get install libreoffice-writer-nogui" in line and "ECABINET_SOFFICE" in line
+    if problem == "soffice_broken":
+        assert "cannot open shared object" in line

@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
 
     web_dir = settings.clients_dir / "web"
     vendor_dir = web_dir / "node_modules" / "socket.io-client" / "dist"
-    log_conversion_setup(settings)
+    rt.conversion_problem = log_conversion_setup(settings)
     if not vendor_dir.is_dir():
         log.warning("static.missing", path=str(vendor_dir), hint="run: npm ci --prefix clients/web")
     routes: list[Any] = [

@@ -23,7 +23,9 @@ async def healthz(request: Request) -> Response:
     "GET",
     "/readyz",
     roles=ANYONE,
-    summary="Readiness: the database and, when configured, Redis answer (503 otherwise).",
+    summary="Readiness: the database and, when configured, Redis answer (503 otherwise). "
+    "`conversion` says whether Word, Excel and PowerPoint files are converted here (checked at "
+    "start-up); it is optional and never makes the answer 503.",
 )
 async def readyz(request: Request) -> Response:
     rt = runtime(request)
@@ -48,6 +50,10 @@ async def readyz(request: Request) -> Response:
         except Exception as exc:
             ok = False
             checks["redis"] = f"error: {type(exc).__name__}"
+    # Office conversion is optional (PDF uploads need none of it): reported, never "not ready",
+    # so a load balancer does not take a server out for lacking LibreOffice.
+    problem = rt.conversion_problem
+    checks["conversion"] = "ok" if problem is None else f"unavailable: {problem}"
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
     )

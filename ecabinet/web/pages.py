@@ -209,7 +209,12 @@ async def manage_meeting_page(request: Request) -> Response:
     return render(
         request,
         "prepare.html",
-        {"meeting": screen.meeting, "role": screen.role, "page_data": data},
+        {
+            "meeting": screen.meeting,
+            "role": screen.role,
+            "page_data": data,
+            "office_files": rt.conversion_problem is None,
+        },
         me=me,
     )
 

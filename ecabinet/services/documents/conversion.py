@@ -152,9 +152,14 @@ class Converter:
 
     def problem(self) -> tuple[str, str] | None:
         """Why Office files cannot be converted safely here, and what was seen; None when they
-        can. Starts an empty jail once to see that it works (a container may forbid it)."""
-        if self.executable() is None:
+        can. Asks LibreOffice its version and starts an empty jail once, to see that both run
+        (a broken installation, a container that forbids namespaces)."""
+        program = self.executable()
+        if program is None:
             return "soffice_missing", self.program
+        broken = _does_not_run(program)
+        if broken is not None:
+            return "soffice_broken", broken
         if self.jail is None:
             return "unjailed", ""
         bwrap = self.jail_executable()
@@ -264,22 +269,76 @@ class Converter:
             log.info("conversion.references_removed", type=kind, **report)
 
 
-def log_conversion_setup(settings: Settings) -> None:
-    """Say once, at start-up, when Office files will be refused or converted outside the jail."""
+def log_conversion_setup(settings: Settings) -> str | None:
+    """Say once, at start-up, when Office files will be refused or converted outside the jail.
+
+    Returns why Office files will be refused (``soffice_missing``, ``soffice_broken``,
+    ``bwrap_missing``, ``bwrap_broken``), or None when they will be converted: readiness and
+    the secretary's upload form tell it from this, before anyone uploads one.
+    """
     found = Converter.from_settings(settings).problem()
     if found is None:
-        return
+        return None
     problem, seen = found
     if problem in ("bwrap_missing", "bwrap_broken"):
         log.warning("conversion.no_jail", program=settings.bwrap, problem=problem, seen=seen,
                     hint="install bubblewrap (Debian: apt install bubblewrap) and allow user "
                     "namespaces; Office files are refused until then")
-    elif problem == "unjailed":
+        return problem
+    if problem == "unjailed":
         log.warning("conversion.unjailed",
                     hint="ECABINET_CONVERT_UNJAILED is on: LibreOffice runs with the server's "
                     "network and files; for development machines only")
-    else:
-        log.info("conversion.unavailable", program=settings.soffice)
+        return None
+    log.warning("conversion.unavailable", program=settings.soffice, problem=problem, seen=seen,
+                hint="install LibreOffice (Debian/Ubuntu: apt-get install "
+                "libreoffice-writer-nogui) or point ECABINET_SOFFICE at its soffice; Word, Excel "
+                "and PowerPoint uploads are refused until then, PDF uploads work")
+    return problem
+
+
+# Asking LibreOffice its version takes ~0.3 s; the answer is kept per program file (by path,
+# size and time of change) so that a process building many apps (the tests) asks once.
+_RUNS: dict[tuple[str, int, float], str | None] = {}
+_VERSION_TIMEOUT: Final = 15.0
+
+
+def _does_not_run(program: str) -> str | None:
+    """None when ``program --version`` succeeds; else what it said (or why it did not start)."""
+    try:
+        stat = os.stat(program)
+    except OSError as exc:
+        return type(exc).__name__
+    key = (os.path.realpath(program), stat.st_size, stat.st_mtime)
+    if key not in _RUNS:
+        _RUNS[key] = _version_problem(program)
+    return _RUNS[key]
+
+
+def _version_problem(program: str) -> str | None:
+    # Its own process group, killed whole after: a broken wrapper may start helpers and hang.
+    with tempfile.TemporaryDirectory(prefix="ecabinet-soffice-") as home:
+        env = {"HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
+               "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        try:
+            process = subprocess.Popen([program, "--version"], env=env, cwd=home,
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            return type(exc).__name__
+        try:
+            output, _ = process.communicate(timeout=_VERSION_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            process.communicate()
+            return f"no answer in {_VERSION_TIMEOUT:g} s"
+        finally:
+            _kill_group(process)
+    if process.returncode != 0:
+        said = output.decode("utf-8", "replace").strip()
+        code = f"exit {process.returncode}"
+        return f"{code}: {said[-300:]}" if said else code
+    return None
 
 
 def _which(program: str) -> str | None:
