@@ -100,9 +100,11 @@ def test_demo_serves_the_sample_and_a_delegate_can_sign_in(tmp_path: Path) -> No
         text = "".join(printed)
         password = re.search(r"password for every account\): (\S+)", text)
         assert password, text
-        rows = re.findall(r"^(Chủ tọa|Thư ký|Đại biểu) \((\w+)\)\s+(\S+)", text, re.M)
+        rows = re.findall(
+            r"^(Quản trị|Chủ tọa|Thư ký|Đại biểu|Quan sát viên) \((\w+)\)\s+(\S+)", text, re.M
+        )
         assert [r[1] for r in rows].count("delegate") == 10
-        assert {r[1] for r in rows} == {"chair", "secretary", "delegate"}
+        assert {r[1] for r in rows} == {"admin", "chair", "secretary", "delegate", "observer"}
         delegate = next(r[2] for r in rows if r[1] == "delegate")
         base = f"http://127.0.0.1:{port}"
         signin = httpx.post(

@@ -229,6 +229,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_DESCRIPTION = """\
+Load a sample meeting pack (published, with its documents), print the sign-in
+details of its accounts, then serve. Every account has the one password printed
+(random unless --password is given); running the demo again resets it.
+
+The accounts of the small sample (the large one names its own, with more
+delegates and two observers; the admin is the same):
+  admin      quantri      sees and prepares every meeting, creates new ones and
+                          imports packs (/manage)
+  chair      chutich      runs the meeting from the chair console
+                          (/meetings/N/chair): agenda, presenting, votes, speakers
+  secretary  thuky        prepares the meeting (/manage/meetings/N): agenda,
+                          participants, documents, publishing; also the console
+  delegate   ten of them  follow the meeting on a tablet (/meetings/N): documents,
+                          annotations, asking to speak, voting
+  observer   quansat      follows the meeting without voting or speaking, and never
+                          sees confidential items
+
+Open http://HOST:PORT/signin and sign in as any of them (N is the meeting's
+number, printed first)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecabinet",
@@ -252,8 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="load a sample meeting, print sign-in details and serve",
-        description="Load a sample meeting pack with a chair, a secretary and ten delegates, "
-        "print their sign-in details, then serve.",
+        description=DEMO_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--sample", default="small", help="sample pack folder name (default: small)")
     demo.add_argument("--password", help="password for the demo accounts (default: random)")

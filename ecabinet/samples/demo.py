@@ -15,12 +15,17 @@ from ecabinet.services.documents import PreparedFile
 from ecabinet.services.packs import transfer as pack_io
 from ecabinet.storage.models import Meeting, User
 
+# The demo's administrator: not a participant of the sample (admins are accounts, not meeting
+# roles), so the demo makes it beside the pack's people.
+ADMIN_USER = "quantri"
+ADMIN_NAME = "Quản trị hệ thống"
+
 
 @dataclass
 class LoadedSample:
     meeting_id: int
     title: str
-    accounts: list[tuple[str, str, str]]  # (role, username, full name)
+    accounts: list[tuple[str, str, str]]  # (role, username, full name); role "admin" for the admin
 
 
 def prepare_sample(settings: Settings, folder: Path) -> tuple[Path, dict[str, PreparedFile]]:
@@ -40,7 +45,8 @@ def load_sample(
     password: str,
     prepared: Mapping[str, PreparedFile] | None = None,
 ) -> LoadedSample:
-    """Import the sample once (again on later runs only its passwords are reset) and publish it.
+    """Import the sample once (again on later runs only its passwords are reset) and publish it;
+    make the demo's administrator (``quantri``) with the same password.
 
     With ``prepared`` (from ``prepare_sample``) the meeting gets its documents too.
     """
@@ -56,12 +62,26 @@ def load_sample(
         pack_io.publish_new(session, meeting)
         session.flush()
     assert meeting.id is not None
+    admin = _ensure_admin(session, password)
     names = {u.username: u.full_name for u in session.exec(select(User)).all()}
-    rows = [(p.role.value, p.user, names.get(p.user, p.user)) for p in spec.participants]
+    rows = [("admin", admin.username, admin.full_name)]
+    rows += [(p.role.value, p.user, names.get(p.user, p.user)) for p in spec.participants]
     return LoadedSample(meeting.id, meeting.title, rows)
 
 
+def _ensure_admin(session: Session, password: str) -> User:
+    admin = accounts.get_user(session, ADMIN_USER)
+    if admin is None:
+        return accounts.create_user(session, ADMIN_USER, password, ADMIN_NAME, is_admin=True)
+    accounts.set_password(session, admin, password)
+    if not admin.is_admin:  # the demo promises an administrator under this name
+        admin.is_admin = True
+        session.add(admin)
+    return admin
+
+
 ROLE_LABELS = {
+    "admin": "Quản trị",
     "chair": "Chủ tọa",
     "secretary": "Thư ký",
     "delegate": "Đại biểu",
@@ -75,10 +95,10 @@ def describe(loaded: LoadedSample, password: str, base_url: str) -> str:
         f"Mở trình duyệt (open): {base_url}/signin",
         f"Mật khẩu cho mọi tài khoản (password for every account): {password}",
         "",
-        f"{'vai trò (role)':<22}{'tên đăng nhập (username)':<28}họ tên (name)",
+        f"{'vai trò (role)':<26}{'tên đăng nhập (username)':<28}họ tên (name)",
     ]
     for role, username, full_name in loaded.accounts:
         lines.append(
-            f"{ROLE_LABELS.get(role, role) + ' (' + role + ')':<22}{username:<28}{full_name}"
+            f"{ROLE_LABELS.get(role, role) + ' (' + role + ')':<26}{username:<28}{full_name}"
         )
     return "\n".join(lines)

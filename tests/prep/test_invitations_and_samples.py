@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pymupdf
+import pytest
 from starlette.testclient import TestClient
 
 from ecabinet import samples
@@ -85,7 +86,7 @@ def test_invitation_per_participant(client: TestClient, room: dict[str, Any]) ->
 
 def test_sample_packs_are_vietnamese_with_the_promised_sizes() -> None:
     small = packs.read_pack(SAMPLES / "small")
-    assert len(small.agenda) == 5 and len(small.participants) == 12
+    assert len(small.agenda) == 5 and len(small.participants) == 13  # with an observer
     large = packs.read_loaded(SAMPLES / "large")
     assert packs.consistency_problems(large) == []
     items = [i for top in large.spec.agenda for i in (top, *top.items)]
@@ -131,7 +132,7 @@ def test_demo_loads_the_small_sample_with_documents(
     assert where == folder and len(prepared) == 10
     loaded = app.runtime.db.run_sync(demo.load_sample, where, "mat-khau-demo", prepared)
     again = app.runtime.db.run_sync(demo.load_sample, where, "mat-khau-demo", prepared)
-    assert loaded.meeting_id == again.meeting_id and len(loaded.accounts) == 12
+    assert loaded.meeting_id == again.meeting_id and len(loaded.accounts) == 14  # and admin
     with TestClient(app) as client:
         token = client.post(
             "/api/auth/signin", json={"username": "gd.taichinh", "password": "mat-khau-demo"}
@@ -159,6 +160,7 @@ def run_cli(*args: str, env: dict[str, str], stdin: str | None = None) -> Any:
     )
 
 
+@pytest.mark.slow
 def test_pack_commands_import_and_export(tmp_path: Path) -> None:
     env = {"ECABINET_DATA_DIR": str(tmp_path / "data")}
     shown = run_cli("pack", "import", "--help", env=env)
