@@ -129,13 +129,22 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             db.close()
 
     web_dir = settings.clients_dir / "web"
-    vendor_dir = web_dir / "node_modules" / "socket.io-client" / "dist"
     rt.conversion_problem = log_conversion_setup(settings)
-    if not vendor_dir.is_dir():
-        log.warning("static.missing", path=str(vendor_dir), hint="run: npm ci --prefix clients/web")
+    # Served from the npm packages (package.json), never a CDN: the Socket.IO client, and the
+    # Noto Sans font with its stylesheet, so that Vietnamese looks the same on every device.
+    vendor = {
+        "socket.io": web_dir / "node_modules" / "socket.io-client" / "dist",
+        "noto-sans": web_dir / "node_modules" / "@fontsource-variable" / "noto-sans",
+    }
+    for folder in vendor.values():
+        if not folder.is_dir():
+            log.warning("static.missing", path=str(folder), hint="run: npm ci --prefix clients/web")
     routes: list[Any] = [
         *ROUTES,
-        Mount("/static/vendor/socket.io", StaticFiles(directory=vendor_dir, check_dir=False)),
+        *(
+            Mount(f"/static/vendor/{name}", StaticFiles(directory=folder, check_dir=False))
+            for name, folder in vendor.items()
+        ),
         Mount("/static", StaticFiles(directory=web_dir / "static", check_dir=False), name="static"),
     ]
     web = Starlette(

@@ -32,6 +32,9 @@ const SHELL_FILES = [
   "/static/js/room.js",
   "/static/js/home.js",
   "/static/vendor/socket.io/socket.io.min.js",
+  "/static/vendor/noto-sans/wght.css",
+  "/static/vendor/noto-sans/files/noto-sans-latin-wght-normal.woff2",
+  "/static/vendor/noto-sans/files/noto-sans-vietnamese-wght-normal.woff2",
   "/static/icon.svg",
   "/static/manifest.webmanifest",
 ];
