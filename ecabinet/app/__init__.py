@@ -20,6 +20,7 @@ from starlette.templating import Jinja2Templates
 from ecabinet.core import i18n
 from ecabinet.core.errors import ConfigError, EcabinetError
 from ecabinet.core.logs import get_logger
+from ecabinet.core.proxies import TrustedProxies
 from ecabinet.core.ratelimit import Counters
 from ecabinet.core.settings import Settings
 from ecabinet.realtime import server as realtime_server
@@ -35,7 +36,7 @@ from ecabinet.storage.database import Database
 from ecabinet.web.common import handle_error, handle_http_error, handle_unexpected
 from ecabinet.web.locale import request_locale
 from ecabinet.web.routes import ROUTES
-from ecabinet.web.security import SecurityHeaders
+from ecabinet.web.security import CrossSiteGuard, SecurityHeaders
 
 log = get_logger(__name__)
 
@@ -149,7 +150,10 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     ]
     web = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(CrossSiteGuard, secure_cookies=settings.secure_cookies),
+        ],
         exception_handlers={
             EcabinetError: handle_error,
             HTTPException: handle_http_error,
@@ -158,9 +162,20 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         lifespan=lifespan,
     )
     web.state.runtime = rt
-    asgi = socketio.ASGIApp(rt.sio, other_asgi_app=web)
-    asgi.runtime = rt
-    return asgi
+    return Application(rt, web)
+
+
+class Application(socketio.ASGIApp):  # type: ignore[misc]
+    """Both transports (Socket.IO in front of Starlette) behind one filter of forwarded headers:
+    believed from ``ECABINET_TRUSTED_PROXIES``, removed from everyone's requests."""
+
+    def __init__(self, rt: Runtime, web: Starlette) -> None:
+        super().__init__(rt.sio, other_asgi_app=web)
+        self.runtime = rt
+        self._front = TrustedProxies(super().__call__, rt.settings.proxy_networks)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._front(scope, receive, send)
 
 
 def app_from_env() -> socketio.ASGIApp:

@@ -46,7 +46,9 @@ def uvicorn_options(host: str, port: int) -> dict[str, Any]:
         "log_config": None,
         # Compression costs more CPU and memory than it saves on small events (PERFORMANCE.md).
         "ws_per_message_deflate": False,
-        "proxy_headers": True,
+        # ecabinet applies forwarded headers itself, from ECABINET_TRUSTED_PROXIES only (uvicorn
+        # would believe them from 127.0.0.1 by default, and leaves X-Forwarded-Host aside).
+        "proxy_headers": False,
         "timeout_graceful_shutdown": 5,
     }
 

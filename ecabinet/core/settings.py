@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ecabinet.core.cookies import CSRF_COOKIE, SESSION_COOKIE, cookie_name
 from ecabinet.core.errors import ConfigError
+from ecabinet.core.proxies import Network, parse_networks
 
 SECRET_FILE = "secret_key"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +88,13 @@ class Settings(BaseSettings):
         description="Folder with the sample meeting packs used by `ecabinet demo`",
     )
     secure_cookies: bool = Field(
-        default=False, description="Send the session cookie only over HTTPS (set behind TLS)"
+        default=False,
+        description="Send the cookies only over HTTPS, under `__Host-` names (set behind TLS)",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses or networks (comma-separated) of the reverse proxies whose "
+        "X-Forwarded-For, -Proto and -Host are believed; from anyone else they are ignored",
     )
     session_days: int = Field(default=14, ge=1, description="Sign-in sessions last this long")
     timezone: str = Field(
@@ -98,6 +106,18 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @property
+    def session_cookie(self) -> str:
+        return cookie_name(SESSION_COOKIE, secure=self.secure_cookies)
+
+    @property
+    def csrf_cookie(self) -> str:
+        return cookie_name(CSRF_COOKIE, secure=self.secure_cookies)
 
     @property
     def sqlite_path(self) -> Path:
@@ -121,6 +141,10 @@ class Settings(BaseSettings):
             ZoneInfo(self.timezone)
         except (ValueError, ZoneInfoNotFoundError):
             raise ConfigError("ECABINET_TIMEZONE", f"unknown time zone {self.timezone!r}") from None
+        try:
+            parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise ConfigError("ECABINET_TRUSTED_PROXIES", str(exc)) from None
         secret_key = self.secret_key or _load_or_create_secret(data_dir)
         if len(secret_key) < 16:
             raise ConfigError("ECABINET_SECRET_KEY", "must be at least 16 characters")

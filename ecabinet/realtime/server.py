@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 
 import socketio
 
+from ecabinet.core.cookies import session_token
 from ecabinet.core.errors import EcabinetError, Unauthenticated
 from ecabinet.core.logs import get_logger
+from ecabinet.core.proxies import handshake_origin_allowed
 from ecabinet.protocol import Empty, command
 from ecabinet.protocol.roles import SIGNED_IN
 from ecabinet.realtime.managers import SESSION_ENDED, build_manager, drop_members
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from ecabinet.runtime import Runtime
 
 log = get_logger(__name__)
-SESSION_COOKIE = "ecabinet_session"
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
@@ -32,10 +32,10 @@ def build_server(redis_url: str | None, channel: str = "ecabinet") -> socketio.A
     return socketio.AsyncServer(
         async_mode="asgi",
         client_manager=build_manager(redis_url, channel),
-        # None: a browser's handshake must come from this server's own origin (Host, or the
-        # proxy's X-Forwarded-Host/-Proto), against cross-site WebSocket hijacking. ([] would
-        # switch the Origin check off altogether.) Clients without an Origin are not browsers.
-        cors_allowed_origins=None,
+        # A browser's handshake must come from this server's own origin (its Host, or a trusted
+        # proxy's X-Forwarded-Host/-Proto), against cross-site WebSocket hijacking. Clients
+        # without an Origin are not browsers.
+        cors_allowed_origins=handshake_origin_allowed,
         max_http_buffer_size=MAX_MESSAGE_BYTES,
         ping_interval=20,
         ping_timeout=20,
@@ -44,17 +44,11 @@ def build_server(redis_url: str | None, channel: str = "ecabinet") -> socketio.A
     )
 
 
-def token_from_handshake(environ: dict[str, Any], auth: Any) -> str | None:
+def token_from_handshake(environ: dict[str, Any], auth: Any, *, secure: bool) -> str | None:
     """The Python client sends ``{"token": ...}``; browsers send the session cookie."""
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
         return str(auth["token"])
-    raw = environ.get("HTTP_COOKIE", "")
-    if raw:
-        cookie: SimpleCookie = SimpleCookie()
-        cookie.load(raw)
-        if SESSION_COOKIE in cookie:
-            return cookie[SESSION_COOKIE].value
-    return None
+    return session_token(environ.get("HTTP_COOKIE"), secure=secure)
 
 
 @command("whoami", Empty, roles=SIGNED_IN, custom=True,
@@ -83,7 +77,7 @@ def register(runtime: Runtime) -> None:
     ink_stream = ink.register(runtime, dispatcher)
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        token = token_from_handshake(environ, auth)
+        token = token_from_handshake(environ, auth, secure=runtime.settings.secure_cookies)
         if token is None:
             raise refusal(
                 Unauthenticated("Chưa đăng nhập (not signed in).", code="unauthenticated")

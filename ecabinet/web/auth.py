@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ecabinet.core.errors import EcabinetError
 from ecabinet.core.validation import validate
-from ecabinet.protocol import SESSION_COOKIE, endpoint
+from ecabinet.protocol import endpoint
 from ecabinet.protocol.roles import ANYONE, SIGNED_IN
 from ecabinet.runtime import Runtime
 from ecabinet.services.accounts import signin
@@ -20,7 +20,10 @@ from ecabinet.web.common import (
     runtime,
     session_token,
 )
-from ecabinet.web.security import CSRF_COOKIE, CSRF_FIELD, check_csrf, csrf_token
+from ecabinet.web.security import CSRF_FIELD, check_csrf, csrf_cookie, csrf_token, set_csrf_cookie
+
+
+CLEAR_SITE_DATA = {"Clear-Site-Data": '"cache", "storage"'}
 
 
 class SignInRequest(BaseModel):
@@ -42,7 +45,7 @@ async def sign_in(request: Request, creds: SignInRequest, *, kind: str) -> signi
 
 def set_session_cookie(rt: Runtime, response: Response, token: str) -> None:
     response.set_cookie(
-        SESSION_COOKIE,
+        rt.settings.session_cookie,
         token,
         max_age=rt.settings.session_days * 86400,
         httponly=True,
@@ -50,6 +53,18 @@ def set_session_cookie(rt: Runtime, response: Response, token: str) -> None:
         samesite="lax",
         path="/",
     )
+
+
+def clear_session_cookie(rt: Runtime, response: Response) -> None:
+    # Browsers ignore a __Host- cookie's removal too unless it is Secure with Path=/.
+    response.delete_cookie(rt.settings.session_cookie, path="/", httponly=True,
+                           secure=rt.settings.secure_cookies, samesite="lax")
+
+
+async def end_sockets(rt: Runtime, session_ids: list[int]) -> None:
+    """The ended sessions' live sockets are told and dropped, on every server process."""
+    if session_ids and rt.sockets is not None:
+        await rt.sockets.end_sessions(session_ids)
 
 
 def safe_next(target: str | None) -> str:
@@ -75,9 +90,7 @@ async def signin_page(request: Request) -> Response:
             "username": "",
         },
     )
-    response.set_cookie(
-        CSRF_COOKIE, token, httponly=True, samesite="strict", secure=rt.settings.secure_cookies
-    )
+    set_csrf_cookie(rt.settings, response, token)
     return response
 
 
@@ -105,7 +118,7 @@ async def signin_form(request: Request) -> Response:
             request,
             "signin.html",
             {
-                "csrf": request.cookies.get(CSRF_COOKIE),
+                "csrf": csrf_cookie(request),
                 "csrf_field": CSRF_FIELD,
                 "next": next_url,
                 "error": exc.message,
@@ -132,9 +145,11 @@ async def signout_form(request: Request) -> Response:
     check_csrf(request, form.get(CSRF_FIELD))
     token = session_token(request)
     if token:
-        await signin.sign_out(rt.db, token)
-    response = RedirectResponse("/signin", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+        await end_sockets(rt, await signin.sign_out(rt.db, token))
+    # The browser empties its HTTP cache and this site's storage (page images and text, the
+    # tablet's stored state with private annotations) before the sign-in page shows.
+    response = RedirectResponse("/signin", status_code=303, headers=CLEAR_SITE_DATA)
+    clear_session_cookie(rt, response)
     return response
 
 
@@ -161,9 +176,9 @@ async def api_signout(request: Request) -> Response:
     await require_user(request)
     token = session_token(request)
     assert token is not None
-    await signin.sign_out(rt.db, token)
+    await end_sockets(rt, await signin.sign_out(rt.db, token))
     response = JSONResponse({"ok": True})
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    clear_session_cookie(rt, response)
     return response
 
 
@@ -178,10 +193,9 @@ async def api_signout_all(request: Request) -> Response:
     rt = runtime(request)
     me = await require_user(request)
     ended = await signin.sign_out_everywhere(rt.db, me, client_address(request))
-    if rt.sockets is not None:
-        await rt.sockets.end_sessions(ended)
+    await end_sockets(rt, ended)
     response = JSONResponse({"ok": True, "sessions_ended": len(ended)})
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    clear_session_cookie(rt, response)
     return response
 
 

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from ecabinet.core import cookies
 from ecabinet.core.errors import (
     EcabinetError,
     InvalidInput,
@@ -20,7 +21,6 @@ from ecabinet.core.errors import (
 )
 from ecabinet.core.logs import get_logger
 from ecabinet.core.validation import validate
-from ecabinet.protocol import SESSION_COOKIE
 from ecabinet.runtime import Runtime
 from ecabinet.services import accounts
 
@@ -35,10 +35,12 @@ def runtime(request: Request) -> Runtime:
 
 
 def session_token(request: Request) -> str | None:
+    """The bearer token (the Python client) or the session cookie (a browser)."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
-    return request.cookies.get(SESSION_COOKIE)
+    secure = runtime(request).settings.secure_cookies
+    return cookies.session_token(request.headers.get("cookie"), secure=secure)
 
 
 async def optional_user(request: Request) -> accounts.SessionInfo | None:

@@ -23,7 +23,7 @@ from ecabinet.services.meetings import list_my_meetings, screens
 from ecabinet.web.auth import safe_next
 from ecabinet.web.common import optional_user, require_user, runtime
 from ecabinet.web.locale import locale_of
-from ecabinet.web.security import CSRF_COOKIE, CSRF_FIELD, check_csrf, csrf_token
+from ecabinet.web.security import CSRF_FIELD, check_csrf, csrf_token, set_csrf_cookie
 
 LANG_COOKIE_DAYS = 365
 
@@ -46,9 +46,7 @@ def render(
         {"me": me, "csrf": token, "csrf_field": CSRF_FIELD, **context},
         status_code=status_code,
     )
-    response.set_cookie(
-        CSRF_COOKIE, token, httponly=True, samesite="strict", secure=rt.settings.secure_cookies
-    )
+    set_csrf_cookie(rt.settings, response, token)
     # Pages carry per-user content: never let a shared cache keep them.
     response.headers["Cache-Control"] = "private, no-cache"
     return response

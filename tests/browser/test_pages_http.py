@@ -132,12 +132,14 @@ def test_the_language_switch_needs_its_token_and_follows_the_account(
     assert "Cuộc họp của tôi" in home.text and '<html lang="vi">' in home.text
     token = client.cookies.get("ecabinet_csrf")
 
+    # A browser says which page a form comes from (this site's own here).
+    own = {"origin": "http://testserver"}
     refused = client.post("/locale", data={"locale": "en", "next": "/"},
-                          headers={"accept": "text/html"}, follow_redirects=False)
+                          headers={"accept": "text/html", **own}, follow_redirects=False)
     assert refused.status_code == 403
 
     switched = client.post("/locale", data={"locale": "en", "next": "/", "csrf_token": token},
-                           follow_redirects=False)
+                           headers=own, follow_redirects=False)
     assert switched.status_code == 303 and switched.headers["location"] == "/"
     assert client.cookies.get("ecabinet_lang") == "en"
     english = client.get("/")
@@ -160,7 +162,7 @@ def test_the_language_switch_needs_its_token_and_follows_the_account(
     # Off-site targets are never followed.
     away = client.post("/locale", data={"locale": "vi", "next": "//evil.example/",
                                         "csrf_token": client.cookies.get("ecabinet_csrf")},
-                       follow_redirects=False)
+                       headers=own, follow_redirects=False)
     assert away.headers["location"] == "/"
 
 
