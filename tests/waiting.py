@@ -107,7 +107,7 @@ async def wait_subscribed(redis_url: str, channel: str, count: int, *,
 
 
 def wait_healthy(proc: subprocess.Popen[bytes], url: str, name: str, output: Callable[[], str],
-                 *, timeout: float = 120) -> None:
+                 *, timeout: float = 120, interval: float = 0.05) -> None:
     """Wait until the server process ``proc`` answers ``url``/healthz; fail at once, with its
     ``output``, if it exits first."""
 
@@ -120,4 +120,4 @@ def wait_healthy(proc: subprocess.Popen[bytes], url: str, name: str, output: Cal
             return False
 
     wait_until(healthy, lambda: f"{name} answers {url}/healthz:\n{output()}", timeout=timeout,
-               interval=0.05)
+               interval=interval)
