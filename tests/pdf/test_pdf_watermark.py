@@ -25,9 +25,10 @@ def decode(data: bytes) -> Image.Image:
 LINES = ["Nguyễn Thị Hồng Nhung - Sở Kế hoạch và Đầu tư", "21/11/2025 14:05"]
 
 
-def test_the_stamp_covers_every_part_of_the_page() -> None:
+@pytest.mark.parametrize("seed", [None, b"one", b"two", b"three", b"four"])
+def test_the_stamp_covers_every_part_of_the_page(seed: bytes | None) -> None:
     source = white_jpeg()
-    marked = decode(watermark_image(source, LINES))
+    marked = decode(watermark_image(source, LINES, seed=seed))
     assert marked.size == (1280, 1810)
     difference = ImageChops.difference(decode(source), marked).convert("L")
     # Cut the page into a 4 x 4 grid: cropping any region still leaves part of a stamp in it.
@@ -74,3 +75,33 @@ def test_every_rendition_size(width: int) -> None:
     marked = decode(watermark_image(white_jpeg(width, int(width * 1.41)), LINES))
     assert marked.getbbox() is not None
     assert ImageStat.Stat(marked.convert("L")).mean[0] < 254.5
+
+
+def stamp_pixels(image: Image.Image) -> Image.Image:
+    return image.convert("L").point(lambda value: 255 if value < 235 else 0)
+
+
+def test_each_seed_lays_the_stamps_out_differently() -> None:
+    """A reader who knows the text cannot redraw the stamp and subtract it, nor line up two
+    copies to average it away: the angle, spacing, lattice origin and each stamp's place vary
+    with a seed only the server knows."""
+    source = white_jpeg()
+    layouts = [stamp_pixels(decode(watermark_image(source, LINES, seed=bytes([n]))))
+               for n in range(4)]
+    fixed = stamp_pixels(decode(watermark_image(source, LINES)))
+    for n, layout in enumerate(layouts):
+        drawn = layout.histogram()[255]
+        for other in [*layouts[n + 1 :], fixed]:
+            overlap = ImageChops.multiply(layout, other).histogram()[255]
+            assert overlap < 0.2 * drawn  # about the chance overlap of unrelated layouts
+    assert watermark_image(source, LINES, seed=b"same") == watermark_image(source, LINES,
+                                                                           seed=b"same")
+
+
+@pytest.mark.parametrize("seed", [bytes([n]) for n in range(6)])
+def test_a_seeded_stamp_stays_legible_and_translucent(seed: bytes) -> None:
+    marked = decode(watermark_image(white_jpeg(), LINES, seed=seed))
+    darkest, _ = marked.convert("L").getextrema()
+    assert 120 < darkest < 250
+    share = stamp_pixels(marked).histogram()[255] / (1280 * 1810)
+    assert 0.02 < share < 0.2
