@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ecabinet.services.audit.anchors import ANCHOR_EVERY, Anchor
 from ecabinet.services.audit.keying import GENESIS, configure
+from ecabinet.services.audit.lookup import record_at
 from ecabinet.services.audit.trail import current_anchor, head, record
 from ecabinet.services.audit.verify import Problem, Report, check, verify
 
@@ -38,6 +39,7 @@ __all__ = [
     "current_anchor",
     "head",
     "record",
+    "record_at",
     "verify",
 ]
 

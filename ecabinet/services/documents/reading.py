@@ -9,8 +9,9 @@ revalidated page, file or book costs no rendering, no watermarking and no audit 
 Page images are immutable (named by content hash, page, size and format). A page not rendered
 yet is rendered first in line and the reader waits for it a few seconds (``PageNotReady`` after
 that). Confidential documents are served only as images with the viewer's name and the time
-drawn into the pixels, so their tag changes each minute and each viewing is audited (once per
-person and page every ``AUDIT_VIEW_EVERY`` seconds); neither their PDF nor their text leaves.
+drawn into the pixels, so their tag changes each minute; each image sent is audited first
+and carries its record's number, visibly and invisibly (``tracing``). Neither their PDF nor
+their text leaves.
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
@@ -35,7 +34,6 @@ from ecabinet.core.settings import Settings
 from ecabinet.pdf.errors import PdfError
 from ecabinet.pdf.isolation import outline_isolated, run_isolated
 from ecabinet.pdf.render import RENDITIONS, Rendition
-from ecabinet.pdf.watermark import watermark_image
 from ecabinet.rendering.cache import RenditionCache
 from ecabinet.services import audit
 from ecabinet.services.accounts import SessionInfo
@@ -45,6 +43,7 @@ from ecabinet.services.documents import (
     books,
     describe,
     load_document,
+    tracing,
 )
 from ecabinet.services.documents.rendering import RenderService
 from ecabinet.storage.blobs import BlobStore, write_atomically
@@ -52,7 +51,6 @@ from ecabinet.storage.database import Database
 
 log = get_logger(__name__)
 
-AUDIT_VIEW_EVERY: Final = 600.0
 SIZES: Final[dict[str, Rendition]] = {r.name: r for r in RENDITIONS}
 # Who may keep a representation, and how long: anyone for good (content-named bytes); the
 # viewer a minute (watermarked with the time); the viewer an hour; the viewer, asking again.
@@ -77,25 +75,6 @@ class Representation:
     caching: Caching
     produce: Callable[[], Awaitable[bytes | Path]]
     filename: str = ""  # a download's name
-
-
-class ViewLog:
-    """When each person last saw each confidential page (this process), so that flipping back
-    and forth is one audited viewing."""
-
-    def __init__(self, every: float = AUDIT_VIEW_EVERY) -> None:
-        self.every = every
-        self._seen: dict[tuple[int, int, int], float] = {}
-
-    def first_in_a_while(self, user_id: int, document_id: int, page: int) -> bool:
-        key = (user_id, document_id, page)
-        now = time.monotonic()
-        if now - self._seen.get(key, -self.every) < self.every:
-            return False
-        if len(self._seen) > 10_000:
-            self._seen.clear()
-        self._seen[key] = now
-        return True
 
 
 def _not_ready(page: int) -> PageNotReady:
@@ -152,7 +131,6 @@ class DocumentReads:
         self._renders = renders
         self.store = BlobStore(settings.data_dir)
         self.cache = RenditionCache(self.store)
-        self.views = ViewLog()
         self.books = books.BookBuilds()
 
     @property
@@ -230,28 +208,24 @@ class DocumentReads:
         if not access.confidential:
             return Representation(f"{sha[:32]}-{page}-{rendition.name}-{rendition.extension}",
                                   rendition.mime, "immutable", image)
-        data = await image()
         lines, minute = _stamp_lines(access, self.settings.timezone)
         digest = hashlib.sha256(
             f"{sha}|{page}|{rendition.name}|{access.actor.user_id}|{minute}".encode()
         ).hexdigest()[:40]
-        await self._audit_view(access, page, rendition.name, address)
+        secret = self.settings.secret_key or ""
 
         async def watermarked() -> bytes:
-            return await asyncio.to_thread(partial(watermark_image, data, lines))
+            data = await image()
+            # Recorded and committed before the image exists: every image that goes
+            # out names a record of the trail.
+            view = await self.db.write(tracing.record_view, access, page, rendition.name,
+                                       address)
+            log.info("document.viewed", user_id=access.actor.user_id,
+                     username=access.actor.username, document_id=access.document.id,
+                     page=page, size=rendition.name, view=view)
+            return await asyncio.to_thread(tracing.stamp, data, lines, secret, view)
 
         return Representation(f"w-{digest}", rendition.mime, "watermarked", watermarked)
-
-    async def _audit_view(self, access: DocumentAccess, page: int, size: str,
-                          address: str) -> None:
-        actor, doc_id = access.actor, access.document.id or 0
-        if not self.views.first_in_a_while(actor.user_id, doc_id, page):
-            return
-        log.info("document.viewed", user_id=actor.user_id, username=actor.username,
-                 document_id=doc_id, page=page, size=size)
-        await self._audit(audit.CONFIDENTIAL_VIEW, actor.user_id, f"document:{doc_id}",
-                          {"meeting_id": access.meeting.id, "page": page, "size": size},
-                          address)
 
     async def page_text(self, user: SessionInfo, document_id: int, page: int, *,
                         wait: float) -> Representation:
