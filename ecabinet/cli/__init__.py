@@ -13,6 +13,7 @@ from typing import Any
 
 from ecabinet import __version__
 from ecabinet.cli.pack import add_pack_commands
+from ecabinet.cli.watermark import add_watermark_commands
 from ecabinet.core import logs
 from ecabinet.core.errors import ConfigError, EcabinetError
 from ecabinet.core.settings import Settings
@@ -338,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     head.set_defaults(func=cmd_audit_head)
     add_pack_commands(sub)
+    add_watermark_commands(sub)
 
     worker = sub.add_parser(
         "worker",
