@@ -4,18 +4,22 @@ The visible watermark names the viewer, but a reader can paint over it or cut it
 traces what is left. It carries a 48-bit payload (a view number and its keyed check, see
 ``view_payload``) in the luminance, as a pseudo-random pattern of +/- ``STRENGTH`` grey levels
 in square chips (``CHIP`` px at the tablet width), 32 x 32 chips to a tile, the tile repeated
-over the whole page. A quarter of the chips are a fixed keyed sync pattern, the rest carry the
-payload bits, each bit 16 times in chips scattered over the tile, with keyed signs. Without the
-key the pattern is noise; with it, it is found again:
+over the whole page. A quarter of the chips are a fixed keyed sync pattern; the rest carry the
+payload under a rate-1/3 convolutional code (``convcode``: 162 coded bits, each in 4 or 5 chips
+scattered over the tile, with keyed signs). Without the key the pattern is noise; with it, it
+is found again:
 
-1. the tile's period, i.e. the image's scale, from the autocorrelation of the image's fine
-   detail along each axis (the repeated tile makes peaks at multiples of its size);
-2. the detail resampled to the tile's size and folded (every tile summed onto one), which adds
-   up the mark from every whole or partial tile left after a crop while the page averages out;
-3. the fold's cyclic correlation with the sync pattern gives the crop's offset and, by how far
-   the peak stands out, whether there is a mark at all;
-4. each bit is the sign of its chips' sum; the check bits reject a wrong reading (the four
-   least certain bits may be flipped to find a reading that passes).
+1. the image's fine detail (less its local mean), clipped and weighted so that text counts
+   less than paper;
+2. the tile's period, i.e. the image's scale, from the autocorrelation of that detail along
+   each axis: the repeated tile makes peaks at every multiple of its size, so sizes are scored
+   by their peaks summed over the multiples, and the best few of each axis are tried;
+3. for each, the detail is folded (every tile summed onto one), which adds up the mark from
+   every whole or partial tile left after a crop while the page averages out, and the fold's
+   cyclic correlation with the sync pattern gives the crop's offset and, by how far its peak
+   stands out, whether there is a mark at all;
+4. each coded bit is its chips' sum, decoded by soft Viterbi; the check bits reject a wrong
+   reading.
 
 Measured (``tests/pdf/test_pdf_tracemark.py`` runs these): on text pages at 1280 px, found
 after JPEG quality 60, after scaling to half size, after cropping to 60 % of the width and 60 %
@@ -61,7 +65,7 @@ _TILE: Final = GRID * CHIP
 _SMALLEST, _LARGEST = 0.3, 1.3
 _CLIP: Final = 8.0  # grey levels: text edges count no more than paper
 _MIN_SYNC_Z: Final = 6.0  # the sync peak, in standard deviations of the correlation surface
-_CANDIDATES: Final = 4
+_CANDIDATES: Final = 4  # tile sizes tried per axis
 _NEIGHBOURS: Final = np.r_[-7:-2, 3:8]
 
 Floats = npt.NDArray[np.float64]
