@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pymupdf
 import pytest
+from playwright.sync_api import expect
 
 from ecabinet.pdf.fonts import find_font
 from tests.conftest import CI, PASSWORD
@@ -118,7 +119,9 @@ def screenshot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.evaluate("document.getElementById('toast')?.classList.remove('show')")
-    page.wait_for_timeout(300)  # the toast's fade-out
+    toast = page.locator("#toast")
+    if toast.count():
+        expect(toast).to_have_css("opacity", "0")  # its fade-out is over
     page.screenshot(path=str(path))
     if UPDATE_DOCS and name in ("delegate", "chair", "secretary"):
         DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from starlette.testclient import TestClient
 from ecabinet.core.settings import Settings
 from ecabinet.storage.models import AgendaItemDocument, Blob, Document, Meeting
 from tests.conftest import CI, make_settings, sign_in
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -62,13 +62,13 @@ class Api:
 
     def rendered(self, document_id: int, timeout: float = 30) -> dict[str, Any]:
         """The document's status once rendering has finished (ready or failed)."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def finished() -> dict[str, Any] | None:
             status: dict[str, Any] = self.get(f"/api/documents/{document_id}").json()
-            if status["status"] in ("ready", "failed"):
-                return status
-            assert time.monotonic() < deadline, f"still {status['status']} after {timeout} s"
-            time.sleep(0.05)
+            return status if status["status"] in ("ready", "failed") else None
+
+        return wait_until(finished, f"document {document_id} finishes rendering",
+                          timeout=timeout, interval=0.05)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from ecabinet.core.errors import InvalidInput
 from ecabinet.services.documents.conversion import Converter, detect_type
 from tests.documents import samples
 from tests.documents.conftest import Api, alive, fake_program, picture, require_soffice
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -81,10 +82,8 @@ def test_a_conversion_that_hangs_is_killed_with_its_whole_process_group(
     assert caught.value.code == "conversion_timeout"
     assert time.monotonic() - started < 10
     for pid in (int(p) for p in pids.read_text().split()):
-        deadline = time.monotonic() + 5
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not alive(pid), f"process {pid} survived the conversion's time limit"
+        wait_until(lambda pid=pid: not alive(pid),
+                   f"process {pid} of the conversion ends after its time limit", timeout=5)
 
 
 def test_a_conversion_that_produces_nothing_is_a_clear_failure(tmp_path: Path) -> None:

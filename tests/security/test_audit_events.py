@@ -9,12 +9,10 @@ end ``audit.verify`` and ``ecabinet audit verify`` both find the chain intact.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from ecabinet.storage.models import AuditRecord, Participant, User
 from tests.conftest import PASSWORD, LiveServer, sign_in
 from tests.documents import samples
 from tests.realtime.client import Tablet
+from tests.waiting import until
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +73,7 @@ class Http:
         return getattr(self.client, name)
 
 
+@pytest.mark.slow
 async def test_each_audited_event_leaves_one_record_and_the_chain_holds(
     app: Any, room: dict[str, Any], live_server: LiveServer, tmp_path: Path
 ) -> None:
@@ -140,10 +140,13 @@ async def test_each_audited_event_leaves_one_record_and_the_chain_holds(
         start = head(app)
         file = daibieu.get(f"/api/documents/{plain_id}/file")
         assert file.status_code == 200 and file.content.startswith(b"%PDF")
-        deadline = time.monotonic() + 60
-        while (page := daibieu.get(f"/api/documents/{secret_id}/pages/1/thumb")).status_code == 503:
-            assert time.monotonic() < deadline, page.text
-            await asyncio.sleep(0.2)
+
+        def thumb() -> httpx.Response | None:
+            answer = daibieu.get(f"/api/documents/{secret_id}/pages/1/thumb")
+            return None if answer.status_code == 503 else answer  # 503: not rendered yet
+
+        page = await until(thumb, f"page 1 of document {secret_id} is rendered", timeout=60,
+                           interval=0.1)
         assert page.status_code == 200, page.text
         # Refused: confidential documents are never downloaded (no record of a download).
         assert daibieu.get(f"/api/documents/{secret_id}/file").status_code == 403

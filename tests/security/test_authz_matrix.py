@@ -45,6 +45,7 @@ from ecabinet.services import accounts
 from ecabinet.storage.models import AgendaItem, Body, BodyMember, Participant, User
 from tests.conftest import PASSWORD, LiveServer, create_room, make_settings
 from tests.documents import samples
+from tests.waiting import wait_until
 
 T = TypeVar("T")
 CALLERS = ("anonymous", "outsider", "observer", "delegate", "chair", "secretary", "admin")
@@ -198,13 +199,12 @@ def _upload(w: World, data: bytes, **fields: Any) -> int:
 
 
 def _rendered(w: World, document_id: int) -> None:
-    for _ in range(600):
+    def ready() -> bool:
         status = w.http["secretary"].get(f"/api/documents/{document_id}").json()["status"]
-        if status == "ready":
-            return
-        assert status != "failed"
-        w.run(asyncio.sleep(0.1))
-    raise AssertionError(f"document {document_id} did not render")
+        assert status != "failed", f"document {document_id} failed to render"
+        return bool(status == "ready")
+
+    wait_until(ready, f"document {document_id} is rendered", timeout=60, interval=0.1)
 
 
 def build_world(data_dir: Path, database_url: str, redis_url: str, channel: str) -> World:

@@ -22,6 +22,7 @@ from ecabinet.core.settings import Settings
 from ecabinet.services import accounts, packs
 from ecabinet.storage.models import Attendance, Ballot, Meeting, Participant, User
 from tests.realtime.processes import ServerProcess
+from tests.waiting import until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 HOLDERS = 50
@@ -147,7 +148,10 @@ async def test_sigkill_while_ballots_arrive_loses_and_doubles_nothing(
         assert first.proc is not None
         first.proc.kill()  # SIGKILL: no shutdown, no flush, mid-batch
         await asyncio.to_thread(first.proc.wait)
-        await asyncio.sleep(0.3)  # acks already on their way are read; no more can come
+        # A tablet sees its connection drop only after reading what came before: then the acks
+        # already on their way are read, and no more can come.
+        await until(lambda: not any(t.connected for t in tablets.values()),
+                    "every tablet sees the killed server's connection drop", timeout=30)
         storm.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await storm
