@@ -263,6 +263,7 @@ def test_sign_ins_are_audited(client: TestClient, make_user: Any, app: Any) -> N
                                               ("signin.failed", "daibieu1")]
 
 
+@pytest.mark.slow
 def test_cli_verify_reports_tampering(tmp_path: Path) -> None:
     secret = "cli-test-secret-0123456789"
     anchors = tmp_path / "elsewhere" / "anchors.log"

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import require_service
 
+pytestmark = pytest.mark.slow  # each runs a benchmark script with its servers
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -64,6 +64,7 @@ def test_unwritable_data_folder_stops_start_up(tmp_path: Path) -> None:
     assert result.stderr.startswith("ecabinet: configuration error: ECABINET_DATA_DIR: ")
 
 
+@pytest.mark.slow
 def test_db_upgrade_and_user_add(tmp_path: Path) -> None:
     env = {"ECABINET_DATA_DIR": str(tmp_path)}
     upgraded = run(["db", "upgrade"], env)
@@ -79,6 +80,7 @@ def test_db_upgrade_and_user_add(tmp_path: Path) -> None:
     assert again.returncode == 1 and "[username_taken]" in again.stderr
 
 
+@pytest.mark.slow
 def test_demo_serves_the_sample_and_a_delegate_can_sign_in(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(

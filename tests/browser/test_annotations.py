@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import LAPTOP, agenda_items, api_token, screenshot, upload_document
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def visible_page(page: Any) -> dict[str, float]:

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import agenda_items, api_token, upload_document
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 IMAGE_SHOWN = """(src) => {
   const img = document.getElementById('page-img');

@@ -17,7 +17,7 @@ from tests.browser.conftest import (
 )
 from tests.conftest import USERS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 WATCH_SHIFTS = """() => {

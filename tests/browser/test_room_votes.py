@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import LAPTOP, screenshot
 from tests.conftest import USERS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def vote(page: Any, option: str) -> None:

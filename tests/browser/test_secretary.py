@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import LAPTOP, api_token, sample_pdf, screenshot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def agenda_titles(page: Any) -> list[str]:

@@ -78,6 +78,7 @@ async def test_follow_prints_live_events_as_they_come(live_server: LiveServer, c
     assert moves[-1].endswith("Chuyển sang mục 2.1 — Thu ngân sách")
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_vote_casts_a_ballot_once(live_server: LiveServer, connect: Connect,
                                         room: dict[str, Any]) -> None:

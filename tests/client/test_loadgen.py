@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pymupdf
+import pytest
 from ecabinet_client import Client
 from ecabinet_client.loadgen import Config, Stats, documents_of, example_value, run, sign_in_all
 
@@ -41,6 +42,7 @@ async def attach_document(url: str, meeting_id: int) -> int:
     raise AssertionError("the document never became ready")
 
 
+@pytest.mark.slow
 def test_loadgen_smoke_with_ten_tablets(live_server: LiveServer, room: dict[str, Any]) -> None:
     mid = room["meeting_id"]
     document_id = asyncio.run(attach_document(live_server.url, mid))

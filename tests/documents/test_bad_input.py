@@ -143,6 +143,7 @@ def _still_serving(secretary: Api, meeting_id: int, good: dict[str, Any]) -> Non
     assert secretary.rendered(after["id"])["status"] == "ready"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("make", "bad_page"),
     [(samples.decompression_bomb, 1), (samples.slow_page, 2)],

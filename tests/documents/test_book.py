@@ -32,6 +32,7 @@ def database_url() -> None:
     return None  # the book reads a few rows; SQLite alone keeps this slow test single
 
 
+@pytest.mark.slow
 def test_each_participant_gets_the_book_they_may_read(
     app: Any, as_user: Callable[[str], Api], room: dict[str, Any]
 ) -> None:

@@ -71,6 +71,7 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[byte
         log.close()
 
 
+@pytest.mark.slow
 def test_an_ecabinet_worker_renders_what_the_server_queues(
     app: Any, as_user: Callable[[str], Api], room: dict[str, Any],
     worker: subprocess.Popen[bytes], tmp_path: Path,

@@ -37,7 +37,7 @@ from tests.documents import samples
 from tests.faults.conftest import prepare, sha256, sign_in
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
 MiB = 1024 * 1024
 DISK = 24 * MiB  # the tmpfs
 FILE_LIMIT = 2 * MiB  # RLIMIT_FSIZE, when mounting is not permitted

@@ -28,7 +28,7 @@ from tests.documents import samples
 from tests.faults.conftest import Server, prepare, sha256, sign_in
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
 BOUNDARY = "ecabinet-fault-boundary"
 
 

@@ -17,7 +17,7 @@ from tests.faults.conftest import prepare
 from tests.faults.services import PrivatePostgres
 from tests.waiting import until
 
-pytestmark = [pytest.mark.faults, pytest.mark.anyio]
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.anyio]
 
 
 async def test_commands_fail_clearly_while_postgres_is_down_and_work_after(

@@ -20,7 +20,7 @@ from benchmarks.harness import Fleet, LeanClient, prepare_meeting
 from tests.faults.conftest import Server
 from tests.waiting import until
 
-pytestmark = [pytest.mark.faults, pytest.mark.anyio]
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.anyio]
 TABLETS = 1000
 MISSED = 3  # agenda steps taken while the tablets are away
 WORKERS = 4

@@ -19,7 +19,7 @@ from tests.faults.conftest import prepare
 from tests.faults.services import PrivateRedis
 from tests.waiting import until
 
-pytestmark = [pytest.mark.faults, pytest.mark.anyio]
+pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.anyio]
 # Which process each tablet talks to.
 PLACES = {"chutich": "a", "daibieu2": "a", "daibieu1": "b", "quansat": "b"}
 

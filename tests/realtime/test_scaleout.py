@@ -74,6 +74,7 @@ def test_the_channel_setting_reaches_the_redis_manager() -> None:
     assert manager.channel == "ecabinet-elsewhere"
 
 
+@pytest.mark.slow  # two server processes
 async def test_a_command_on_one_process_reaches_tablets_on_the_other(cluster: Cluster) -> None:
     mid = cluster.meeting_id
     chair = await Tablet.open(cluster.a.url, "chutich")
@@ -113,6 +114,7 @@ async def test_a_command_on_one_process_reaches_tablets_on_the_other(cluster: Cl
         await tablet.close()
 
 
+@pytest.mark.slow  # two server processes
 async def test_a_tablet_resyncs_on_the_other_process_with_exactly_the_missed_events(
     cluster: Cluster,
 ) -> None:

@@ -202,6 +202,7 @@ MODES = ({"secret": False, "allow_change": False}, {"secret": False, "allow_chan
          {"secret": True, "allow_change": False})
 
 
+@pytest.mark.slow
 def test_the_tally_is_the_last_valid_ballot_of_each_voter(world: World,
                                                           database_url: str | None) -> None:
     # Every example runs three polls; PostgreSQL's commits cost more, so it gets fewer.

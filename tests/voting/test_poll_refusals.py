@@ -50,6 +50,7 @@ async def refused(app: Any, room: Room, user: str, name: str, payload: dict[str,
     assert fingerprint(app) == before, (name, payload)
 
 
+@pytest.mark.slow
 async def test_bad_ballots_are_refused_and_change_nothing(
     app: Any, live_server: LiveServer, session_room: Room
 ) -> None:

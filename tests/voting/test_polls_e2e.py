@@ -45,6 +45,7 @@ OPTIONS = {"yes_no_abstain": [], "single": ["Phương án A", "Phương án B", 
            "multiple": ["Ứng viên A", "Ứng viên B", "Ứng viên C"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("secret", [False, True], ids=["named", "secret"])
 async def test_every_kind_and_rule_decides_exactly(session_room: Room, secret: bool) -> None:
     r = session_room
