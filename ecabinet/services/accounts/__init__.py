@@ -141,13 +141,21 @@ def resolve_session(session: Session, token: str) -> SessionInfo:
     return SessionInfo(user.id, user.username, user.full_name, user.is_admin, user.locale, auth.id)
 
 
-def close_session(session: Session, token: str) -> None:
-    session.exec(
-        update(AuthSession)
-        .where(AuthSession.token_hash == _token_hash(token))  # type: ignore[arg-type]
+def close_session(session: Session, token: str) -> list[int]:
+    """End the session of ``token``; return its id (none: it had ended already, or never was)."""
+    rows = session.exec(
+        select(AuthSession.id)
+        .where(AuthSession.token_hash == _token_hash(token))
         .where(AuthSession.revoked_at.is_(None))  # type: ignore[union-attr]
-        .values(revoked_at=utcnow())
-    )
+    ).all()
+    ids = [r for r in rows if r is not None]
+    if ids:
+        session.exec(
+            update(AuthSession)
+            .where(AuthSession.id.in_(ids))  # type: ignore[union-attr]
+            .values(revoked_at=utcnow())
+        )
+    return ids
 
 
 def close_all_sessions(session: Session, user_id: int) -> list[int]:

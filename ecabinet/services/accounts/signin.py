@@ -139,9 +139,11 @@ async def sign_in(db: Database, limits: Limits, attempt: Attempt, *, days: int) 
     return signed_in
 
 
-async def sign_out(db: Database, token: str) -> None:
-    """End the session of ``token`` (nothing happens for one already ended)."""
-    await db.write(close_session, token)
+async def sign_out(db: Database, token: str) -> list[int]:
+    """End the session of ``token`` (nothing happens for one already ended); return the ended
+    session's id, whose live sockets the caller then drops."""
+    ended: list[int] = await db.write(close_session, token)
+    return ended
 
 
 async def sign_out_everywhere(db: Database, me: SessionInfo, address: str) -> list[int]:
