@@ -22,7 +22,6 @@ from ecabinet.web.common import (
 )
 from ecabinet.web.security import CSRF_FIELD, check_csrf, csrf_cookie, csrf_token, set_csrf_cookie
 
-
 CLEAR_SITE_DATA = {"Clear-Site-Data": '"cache", "storage"'}
 
 

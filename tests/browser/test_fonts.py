@@ -20,9 +20,11 @@ FONT_FILES = (
     "/static/vendor/noto-sans/files/noto-sans-vietnamese-wght-normal.woff2",
 )
 
-LOADED_FACES = """() => document.fonts.ready.then(() => [...document.fonts]
-  .filter((face) => face.family.replace(/["']/g, "") === "%s" && face.status === "loaded")
-  .map((face) => face.unicodeRange))""" % FAMILY
+LOADED_FACES = (
+    """() => document.fonts.ready.then(() => [...document.fonts]
+  .filter((face) => face.family.replace(/["']/g, "") === "FAMILY" && face.status === "loaded")
+  .map((face) => face.unicodeRange))""".replace("FAMILY", FAMILY)
+)
 
 
 def covers(unicode_range: str, char: str) -> bool:
