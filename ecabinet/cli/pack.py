@@ -104,6 +104,7 @@ def cmd_pack_export(args: argparse.Namespace) -> int:
             exported = pack_io.export_pack(session, args.meeting, settings)
             audit.record(session, audit.EXPORT, subject=f"meeting:{args.meeting}",
                          details={"what": "pack", "documents": len(exported.files),
+                                  "left_out": len(exported.left_out),
                                   "book": not args.no_book}, address="cli")
             return exported
 
@@ -115,6 +116,9 @@ def cmd_pack_export(args: argparse.Namespace) -> int:
     )
     pack_io.write_zip(exported, out)
     print(f"gói họp (pack): {out} ({len(exported.files)} tài liệu)")
+    if exported.left_out:
+        print(f"không kèm {len(exported.left_out)} tài liệu mật (confidential documents left "
+              "out; named at the top of meeting.yaml, a placeholder page in the book)")
     if not args.no_book:
         book = out.with_suffix(".pdf")
         pages = pack_io.write_book(exported, book)
@@ -156,7 +160,8 @@ def add_pack_commands(sub: Any) -> None:
         "export",
         help="write a meeting as a pack zip and its pack book PDF",
         description="Write meeting MEETING (its id) as a pack zip (meeting.yaml and the stored "
-        "PDFs), and the pack book PDF beside it (same name, .pdf).",
+        "PDFs), and the pack book PDF beside it (same name, .pdf). Confidential documents are "
+        "left out of both (named at the top of meeting.yaml; a placeholder page in the book).",
     )
     exp.add_argument("meeting", type=int, metavar="MEETING", help="meeting id")
     exp.add_argument("-o", "--output", help="zip file to write (default: ./cuoc-hop-ID-....zip)")

@@ -50,7 +50,8 @@ async def publish(runtime: Runtime, events: Iterable[OutEvent]) -> None:
                 await sio.emit(EVENT, ev.envelope(), room=meeting_room(mid))
             else:
                 await sio.emit(EVENT, ev.envelope(), room=members_room(mid))
-                await sio.emit(EVENT, ev.envelope(observer=True), room=observers_room(mid))
+                if not (ev.withheld and ev.seq is None):  # no gap to fill: nothing at all
+                    await sio.emit(EVENT, ev.envelope(observer=True), room=observers_room(mid))
         elif ev.audience == "staff":
             await sio.emit(EVENT, ev.envelope(), room=staff_room(mid))
         elif ev.audience.startswith("user:"):

@@ -174,7 +174,12 @@ class Document(SQLModel, table=True):
     blob_sha256: str = Field(foreign_key="blob.sha256", max_length=64, index=True)
     title: str = Field(max_length=300)
     filename: str = Field(max_length=255)
+    # Sticky: set when the document is marked so or attached to a confidential item (now or
+    # ever), shared by every version of it; lowered only by an audited declassification.
     confidential: bool = False
+    # Bumped at each change of confidentiality: part of every content URL and ETag, so that a
+    # copy kept under the old URL is never taken for the current one.
+    access_version: int = 1
     version: int = 1
     replaces_id: int | None = Field(default=None, foreign_key="document.id")
     replaced_by_id: int | None = None
@@ -319,6 +324,8 @@ class Event(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     # What observers receive instead, when the payload holds confidential content.
     observer_payload: dict[str, Any] | None = Field(default=None, sa_column=_json(nullable=True))
+    # The event type observers receive instead (``event.withheld``: one they may not know of).
+    observer_type: str | None = Field(default=None, max_length=64)
     actor_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 

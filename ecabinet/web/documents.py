@@ -1,10 +1,13 @@
-"""Documents over HTTP: upload, status, page images, text, outline, download, the pack book.
+"""Documents over HTTP: upload, status, page images, text, outline, download, the pack book,
+declassifying.
 
 The reads answer representations named by a tag (``services.documents.reading``): here the tag
 becomes a strong ETag, a client that holds it gets 304 before anything is rendered, watermarked
-or audited, and the caching headers follow the representation (a year of ``immutable`` caching
-for content-named page images; private and brief for watermarked confidential pages). A page
-still rendering after ``PAGE_WAIT`` seconds answers 503 with Retry-After.
+or audited, and the caching headers follow the representation, always ``private`` (every read
+is authenticated): a year of ``immutable`` caching for content under its current access version
+(``?v=``), a minute for watermarked confidential pages, revalidation otherwise. A URL with an
+older access version is redirected to the current one. A page still rendering after
+``PAGE_WAIT`` seconds answers 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -16,33 +19,36 @@ from urllib.parse import quote
 
 from pydantic import Field, field_validator
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
+from ecabinet.core.errors import InvalidInput
 from ecabinet.core.validation import validate
 from ecabinet.protocol import Schema, endpoint
 from ecabinet.protocol.roles import EDITORS, MEETING_READERS
 from ecabinet.services import documents
-from ecabinet.services.documents import UPLOAD_ERRORS, PreparedFile, uploads
+from ecabinet.services.documents import UPLOAD_ERRORS, PreparedFile, reclassify, uploads
 from ecabinet.services.documents.reading import (
     Caching,
     DocumentReads,
     PageNotReady,
     Representation,
+    StaleAccessVersion,
 )
 from ecabinet.web.actions import meeting_action
-from ecabinet.web.common import require_user, runtime
+from ecabinet.web.common import json_body, require_user, runtime
 from ecabinet.web.prep_common import meeting_read
 from ecabinet.web.uploads import receive_upload, spooled
 
 PAGE_WAIT: Final = 8.0
 RETRY_AFTER: Final = "1"
 CACHE_CONTROL: Final[dict[Caching, str]] = {
-    "immutable": "public, max-age=31536000, immutable",
+    "immutable": "private, max-age=31536000, immutable",
     "watermarked": "private, max-age=60",
-    "private_hour": "private, max-age=3600",
     "revalidate": "private, no-cache",
 }
 DOC_ERRORS: Final = ("document_not_found",)
+READ_ERRORS: Final = ("document_not_found", "invalid_payload")
+MAX_VERSION: Final = 2**31 - 1
 
 
 class UploadForm(Schema):
@@ -79,6 +85,27 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+def _version(request: Request) -> int | None:
+    """The access version the URL names (``?v=``), if any."""
+    raw = request.query_params.get("v")
+    if raw is None:
+        return None
+    if not raw.isdecimal() or not 1 <= int(raw) <= MAX_VERSION:
+        raise InvalidInput(
+            "Tham số 'v' phải là số nguyên dương (v: the document's access version).",
+            code="invalid_payload", details=[{"field": "v", "message": "a positive integer"}],
+        )
+    return int(raw)
+
+
+def _moved(request: Request, exc: StaleAccessVersion) -> Response:
+    """To the same content under the document's current access version (never cached)."""
+    current = exc.details["access_version"]
+    url = request.url.include_query_params(v=current)
+    return RedirectResponse(f"{url.path}?{url.query}", status_code=307,
+                            headers={"Cache-Control": "no-store"})
+
+
 def _reads(request: Request) -> DocumentReads:
     """This application's document reads (its viewing log and book builds live there)."""
     reads: DocumentReads | None = getattr(request.app.state, "document_reads", None)
@@ -95,12 +122,15 @@ def _etag_matches(request: Request, etag: str) -> bool:
 
 
 async def _page(request: Request, read: Awaitable[Representation]) -> Response:
-    """A page's image or words; one still rendering answers 503 with Retry-After."""
+    """Content: a page's image or words, the bookmarks. A page still rendering answers 503
+    with Retry-After; an older access version, a redirect to the current one."""
     try:
         return await _answer(request, await read)
     except PageNotReady as exc:
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.status,
                             headers={"Retry-After": RETRY_AFTER, "Cache-Control": "no-store"})
+    except StaleAccessVersion as exc:
+        return _moved(request, exc)
 
 
 async def _answer(request: Request, rep: Representation,
@@ -211,7 +241,7 @@ async def upload_version(request: Request) -> Response:
 async def list_documents(request: Request) -> Response:
     docs = await meeting_read(request, _int(request, "meeting_id"), MEETING_READERS,
                               "document.list", documents.documents_part)
-    return JSONResponse({"documents": docs})
+    return JSONResponse({"documents": docs}, headers={"Cache-Control": "private, no-cache"})
 
 
 @endpoint(
@@ -219,7 +249,8 @@ async def list_documents(request: Request) -> Response:
     "/api/documents/{document_id:int}",
     roles=MEETING_READERS,
     summary="A document's status and layout: page count, page sizes in points, pages ready, "
-    "the rendition sizes and the page image URL pattern.",
+    "the rendition sizes, its `access_version`, what the caller may have of it (`forms`: "
+    "full, watermarked, left_out) and the URL patterns (null for a form left out).",
     errors=DOC_ERRORS,
 )
 async def document_status(request: Request) -> Response:
@@ -227,11 +258,13 @@ async def document_status(request: Request) -> Response:
     document_id = _int(request, "document_id")
     data = await _reads(request).status(user, document_id)
     base = f"/api/documents/{document_id}"
+    v = f"?v={data['access_version']}"
+    forms = data["forms"]
     data["urls"] = {
-        "page": base + "/pages/{page}/{size}",
-        "text": base + "/pages/{page}/text" if data["downloadable"] else None,
-        "outline": base + "/outline",
-        "file": base + "/file" if data["downloadable"] else None,
+        "page": base + "/pages/{page}/{size}" + v,
+        "text": base + "/pages/{page}/text" + v if forms["text"] == "full" else None,
+        "outline": base + "/outline" + v if forms["outline"] == "full" else None,
+        "file": base + "/file" + v if forms["pdf"] == "full" else None,
     }
     return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
@@ -241,17 +274,19 @@ async def document_status(request: Request) -> Response:
     "/api/documents/{document_id:int}/pages/{page:int}/{size}",
     roles=MEETING_READERS,
     summary="A page image (`page` from 1; `size` tablet ~1280 px, zoom ~2560 px or thumb "
-    "~200 px wide; JPEG). Strong ETag and immutable caching; a page not rendered yet is "
-    "rendered first in line (503 `page_not_ready` with Retry-After if it takes long). "
-    "Confidential documents: watermarked with the viewer's name and the time, cached privately.",
-    errors=("document_not_found", "page_not_found", "unknown_size", "page_not_ready",
-            "page_failed"),
+    "~200 px wide; JPEG). `?v=` the document's `access_version`: under the current one, "
+    "private immutable caching; an older one redirects (307) to the current URL; without it, "
+    "revalidated (strong ETag). A page not rendered yet is rendered first in line (503 "
+    "`page_not_ready` with Retry-After if it takes long). Confidential documents: "
+    "watermarked with the viewer's name and the time, kept a minute.",
+    errors=("document_not_found", "invalid_payload", "page_not_found", "unknown_size",
+            "page_not_ready", "page_failed"),
 )
 async def page_image(request: Request) -> Response:
     user = await require_user(request)
     read = _reads(request).page_image(
         user, _int(request, "document_id"), _int(request, "page"), request.path_params["size"],
-        wait=PAGE_WAIT, address=_address(request))
+        wait=PAGE_WAIT, address=_address(request), version=_version(request))
     return await _page(request, read)
 
 
@@ -260,15 +295,16 @@ async def page_image(request: Request) -> Response:
     "/api/documents/{document_id:int}/pages/{page:int}/text",
     roles=MEETING_READERS,
     summary="A page's words with their boxes, in points from the page's top left as displayed: "
-    "`{width, height, words: [[x0, y0, x1, y1, word], ...]}`. Not for confidential documents "
-    "(they are served only as watermarked images).",
-    errors=("document_not_found", "page_not_found", "confidential_images_only",
-            "page_not_ready", "page_failed"),
+    "`{width, height, words: [[x0, y0, x1, y1, word], ...]}` (search and highlights use them; "
+    "`?v=` as for page images). Not for confidential documents (they are served only as "
+    "watermarked images).",
+    errors=("document_not_found", "invalid_payload", "page_not_found",
+            "confidential_images_only", "page_not_ready", "page_failed"),
 )
 async def page_text(request: Request) -> Response:
     user = await require_user(request)
     read = _reads(request).page_text(user, _int(request, "document_id"), _int(request, "page"),
-                                     wait=PAGE_WAIT)
+                                     wait=PAGE_WAIT, version=_version(request))
     return await _page(request, read)
 
 
@@ -277,26 +313,31 @@ async def page_text(request: Request) -> Response:
     "/api/documents/{document_id:int}/outline",
     roles=MEETING_READERS,
     summary="The document's bookmarks: `{outline: [{level, title, page}]}` (`page` from 1, "
-    "null when the bookmark points outside the document).",
-    errors=DOC_ERRORS,
+    "null when the bookmark points outside the document; `?v=` as for page images). Not for "
+    "confidential documents (`confidential_images_only`: the titles are the document's words).",
+    errors=(*READ_ERRORS, "confidential_images_only", "outline_failed"),
 )
 async def document_outline(request: Request) -> Response:
     user = await require_user(request)
-    rep = await _reads(request).outline(user, _int(request, "document_id"))
-    return await _answer(request, rep)
+    read = _reads(request).outline(user, _int(request, "document_id"), _version(request))
+    return await _page(request, read)
 
 
 @endpoint(
     "GET",
     "/api/documents/{document_id:int}/file",
     roles=MEETING_READERS,
-    summary="Download the document as served (the sanitised PDF). Refused for confidential "
-    "documents (`confidential_no_download`).",
-    errors=("document_not_found", "confidential_no_download"),
+    summary="Download the document as served (the sanitised PDF; `?v=` as for page images). "
+    "Refused for confidential documents (`confidential_no_download`).",
+    errors=(*READ_ERRORS, "confidential_no_download"),
 )
 async def download(request: Request) -> Response:
     user = await require_user(request)
-    rep = await _reads(request).file(user, _int(request, "document_id"), _address(request))
+    try:
+        rep = await _reads(request).file(user, _int(request, "document_id"), _address(request),
+                                         _version(request))
+    except StaleAccessVersion as exc:
+        return _moved(request, exc)
     disposition = f"attachment; filename*=UTF-8''{quote(rep.filename)}"
     return await _answer(request, rep, {"Content-Disposition": disposition})
 
@@ -315,3 +356,29 @@ async def pack_book(request: Request) -> Response:
     rep = await _reads(request).book(user, _int(request, "meeting_id"), _address(request))
     disposition = f'attachment; filename="{rep.filename}"'
     return await _answer(request, rep, {"Content-Disposition": disposition})
+
+
+# --- confidentiality ---------------------------------------------------------------------------
+
+
+@endpoint(
+    "POST",
+    "/api/documents/{document_id:int}/declassify",
+    roles=EDITORS,
+    body=reclassify.DeclassifyRequest,
+    summary="Make a confidential document (and all its versions) ordinary again, for a stated "
+    "`reason` kept in the audit trail (`document.declassified`). Refused while a confidential "
+    "agenda item holds the document. The room hears `document.reclassified`; content URLs "
+    "change (a new `access_version`). Answers `{document}`.",
+    errors=("document_not_found", "forbidden_role", "meeting_archived", "json_required",
+            "invalid_payload", "document_not_confidential", "document_in_confidential_item"),
+)
+async def declassify(request: Request) -> Response:
+    rt = runtime(request)
+    user = await require_user(request)
+    document_id = _int(request, "document_id")
+    meeting_id = await rt.db.read(uploads.document_meeting, user, document_id)
+    body = await json_body(request, reclassify.DeclassifyRequest)
+    result = await meeting_action(request, meeting_id, EDITORS, "document.declassify",
+                                  reclassify.declassify, document_id, body, _address(request))
+    return JSONResponse(result)

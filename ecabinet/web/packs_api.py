@@ -61,7 +61,9 @@ async def import_pack(request: Request) -> Response:
     "/api/meetings/{meeting_id:int}/pack.zip",
     roles=STAFF,
     summary="Export the meeting as a pack zip (`meeting.yaml` and the stored PDFs); importing "
-    "it gives the same meeting. Secretaries, the chair and admins.",
+    "it gives the same meeting, except its confidential documents: they are left out (named in "
+    "a note at the top of `meeting.yaml`), never sent as files. Secretaries, the chair and "
+    "admins.",
     errors=("forbidden_role",),
 )
 async def export_pack(request: Request) -> Response:

@@ -50,12 +50,13 @@ def test_upload_answers_at_once_then_serves_every_rendition(
     status = delegate.rendered(doc["id"])
     assert status["status"] == "ready" and status["pages_ready"] == 3 and status["error"] is None
     assert status["page_sizes"] == [[595.0, 842.0]] * 3
-    assert status["urls"]["page"] == f"/api/documents/{doc['id']}/pages/{{page}}/{{size}}"
+    # The URLs carry the access version; content is kept privately (issue #14, finding 10).
+    assert status["urls"]["page"] == f"/api/documents/{doc['id']}/pages/{{page}}/{{size}}?v=1"
     for size, width in (("tablet", 1280), ("zoom", 2560), ("thumb", 200)):
-        image = delegate.get(f"/api/documents/{doc['id']}/pages/2/{size}")
+        image = delegate.get(f"/api/documents/{doc['id']}/pages/2/{size}?v=1")
         assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
         assert image_size(image.content)[0] == width
-        assert image.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert image.headers["cache-control"] == "private, max-age=31536000, immutable"
         again = delegate.get(f"/api/documents/{doc['id']}/pages/2/{size}",
                              **{"If-None-Match": image.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
@@ -226,13 +227,11 @@ def test_observers_and_outsiders_never_see_confidential_documents(
                                            item_id=item_id(app, "Nhân sự lãnh đạo"))
     assert under_secret_item["confidential"] is True
     moved = secretary.uploaded(mid, samples.pdf(1, marker="Sau"), title="Chuyển vào mục mật")
-
-    def link_to_secret_item(session: Any) -> None:
-        # Agenda editing may later attach an open document to a confidential item.
-        session.add(AgendaItemDocument(agenda_item_id=item_id(app, "Nhân sự lãnh đạo"),
-                                       document_id=moved["id"], position=9))
-
-    app.runtime.db.run_sync(link_to_secret_item)
+    # Agenda editing may later attach an open document to a confidential item.
+    linked = secretary.client.post(
+        f"/api/meetings/{mid}/agenda/{item_id(app, 'Nhân sự lãnh đạo')}/documents",
+        json={"document_id": moved["id"]}, headers=secretary.headers)
+    assert linked.status_code in (200, 201), linked.text
     observer, outsider = as_user("quansat"), as_user("nguoingoai")
     listed = observer.get(f"/api/meetings/{mid}/documents").json()["documents"]
     assert [d["id"] for d in listed] == [open_doc["id"]]

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pymupdf
 import pytest
 import socketio
 from pwdlib import PasswordHash
@@ -45,7 +46,6 @@ from ecabinet.services import accounts
 from ecabinet.storage.models import AgendaItem, Body, BodyMember, Participant, User
 from tests.conftest import PASSWORD, LiveServer, create_room, make_settings
 from tests.documents import samples
-from tests.waiting import wait_until
 
 T = TypeVar("T")
 CALLERS = ("anonymous", "outsider", "observer", "delegate", "chair", "secretary", "admin")
@@ -99,7 +99,11 @@ class World:
     items: dict[str, int] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
     doc: int = 0  # a plain document on the first item
-    secret: int = 0  # a confidential document
+    secret: int = 0  # a confidential document (by its flag)
+    # Confidential in each way (issue #14): by flag, by its item, as the old version of a
+    # document confidential by its item, attached to a confidential item after being public
+    # (the current and the old version).
+    secrets: dict[str, int] = field(default_factory=dict)
     spare_item: dict[str, int] = field(default_factory=dict)  # one per caller, to delete
     spare_link: dict[str, int] = field(default_factory=dict)  # documents linked to "Bế mạc"
     spare_version: dict[str, int] = field(default_factory=dict)  # documents to replace
@@ -198,13 +202,46 @@ def _upload(w: World, data: bytes, **fields: Any) -> int:
     return document_id
 
 
-def _rendered(w: World, document_id: int) -> None:
-    def ready() -> bool:
-        status = w.http["secretary"].get(f"/api/documents/{document_id}").json()["status"]
-        assert status != "failed", f"document {document_id} failed to render"
-        return bool(status == "ready")
+def _version(w: World, document_id: int, data: bytes) -> int:
+    r = w.http["secretary"].post(f"/api/documents/{document_id}/versions",
+                                 files={"file": ("v2.pdf", data, "application/pdf")})
+    assert r.status_code == 201, r.text
+    new_id: int = r.json()["document"]["id"]
+    return new_id
 
-    wait_until(ready, f"document {document_id} is rendered", timeout=60, interval=0.1)
+
+def _attach(w: World, document_id: int, item: str) -> None:
+    r = w.http["secretary"].post(f"/api/meetings/{w.mid}/agenda/{w.items[item]}/documents",
+                                 json={"document_id": document_id})
+    assert r.status_code in (200, 201), r.text
+
+
+def confidential_documents(w: World) -> None:
+    """One document confidential in each way; their word "Bimat" must never leave as text."""
+    secret = samples.pdf(1, marker="Bimat")
+    w.secrets["flag"] = w.secret
+    w.secrets["item"] = _upload(w, secret, item_id=w.items["Nhân sự lãnh đạo"])
+    old = _upload(w, secret)
+    _attach(w, old, "Nhân sự lãnh đạo")
+    _version(w, old, samples.pdf(1, marker="Bimatmoi"))
+    w.secrets["old version"] = old
+    later_old = _upload(w, secret)
+    later = _version(w, later_old, samples.pdf(1, marker="Bimatsau"))
+    _attach(w, later, "Nhân sự lãnh đạo")
+    w.secrets["attached later"] = later
+    w.secrets["attached later, old version"] = later_old
+    for document_id in w.secrets.values():
+        _rendered(w, document_id)
+
+
+def _rendered(w: World, document_id: int) -> None:
+    for _ in range(600):
+        status = w.http["secretary"].get(f"/api/documents/{document_id}").json()["status"]
+        if status == "ready":
+            return
+        assert status != "failed"
+        w.run(asyncio.sleep(0.1))
+    raise AssertionError(f"document {document_id} did not render")
 
 
 def build_world(data_dir: Path, database_url: str, redis_url: str, channel: str) -> World:
@@ -232,7 +269,7 @@ def populate_live(w: World) -> None:
         w.renew(caller)
     pdf = samples.pdf(2)
     w.doc = _upload(w, pdf, item_id=w.items["Khai mạc"])
-    w.secret = _upload(w, samples.pdf(1, marker="Mat"), confidential=True)
+    w.secret = _upload(w, samples.pdf(1, marker="Bimat"), confidential=True)
     for caller in CALLERS:
         w.spare_link[caller] = _upload(w, pdf, item_id=w.items["Bế mạc"])
         w.spare_version[caller] = _upload(w, pdf)
@@ -242,7 +279,7 @@ def populate_live(w: World) -> None:
         w.spare_item[caller] = r.json()["item_id"]
         w.spare_participant[caller] = w.pids[f"khach_{caller}"]
     _rendered(w, w.doc)
-    _rendered(w, w.secret)
+    confidential_documents(w)
     # The meeting in session, a quorum, and one poll voted and published.
     w.must("chair", "meeting.start")
     quorum(w)
@@ -477,6 +514,8 @@ HTTP: dict[tuple[str, str], Http] = {
     ("GET", M + "/book.pdf"): Http(READERS),
     ("POST", D + "/versions"): Http(EDITORS, files=pdf_file, path=lambda w, c:
                                     f"/api/documents/{w.spare_version[c]}/versions"),
+    # Allowed: 409 document_not_confidential (the plain document).
+    ("POST", D + "/declassify"): Http(EDITORS, json=lambda w, c: {"reason": "Đã công bố"}),
     ("GET", D): Http(READERS),
     ("GET", D + "/file"): Http(READERS),
     ("GET", D + "/outline"): Http(READERS),
@@ -497,17 +536,23 @@ HTTP: dict[tuple[str, str], Http] = {
     ("GET", "/manage/meetings/{meeting_id:int}"): Http(STAFF),  # read-only for the chair
 }
 
-# The same document routes for a confidential document: observers do not learn it exists, and
-# nobody gets its file or its text, only watermarked page images.
+# The same document routes for a confidential document, one form of its content each:
+# observers do not learn it exists, and nobody gets its file, its words or its bookmarks, only
+# watermarked page images (and thumbnails). Run for a document confidential in each way.
 SECRET_DOC = {
     ("GET", D): Http(READERS - {"observer"}),
     ("GET", D + "/file"): Http(NOBODY),
-    ("GET", D + "/outline"): Http(READERS - {"observer"}),
+    ("GET", D + "/outline"): Http(NOBODY),
     ("GET", D + "/pages/{page:int}/text"): Http(NOBODY),
-    ("GET", D + "/pages/{page:int}/{size}"): Http(READERS - {"observer"}),
+    ("GET", D + "/pages/{page:int}/{size}"): Http(READERS - {"observer"}),  # a thumbnail
+    ("GET", D + "/pages/{page:int}/tablet"): Http(READERS - {"observer"}),  # a page image
     ("GET", D + "/annotations"): Http(READERS - {"observer"}),
     ("GET", D + "/annotated.pdf"): Http(NOBODY),
+    # Editors: 409 document_in_confidential_item (or, declassified, document_not_confidential);
+    # the document itself given by ``check_http``.
+    ("POST", D + "/declassify"): Http(EDITORS, json=lambda w, c: {"reason": "Đã công bố"}),
 }
+SECRET_KINDS = ("flag", "item", "old version", "attached later", "attached later, old version")
 
 
 def _m(w: World) -> str:
@@ -626,9 +671,34 @@ def test_http_route(world: World, key: tuple[str, str]) -> None:
     check_http(world, key, HTTP[key], world.doc)
 
 
+@pytest.mark.parametrize("kind", SECRET_KINDS)
 @pytest.mark.parametrize("key", list(SECRET_DOC), ids=lambda k: f"{k[0]} {k[1]} (confidential)")
-def test_http_route_on_a_confidential_document(world: World, key: tuple[str, str]) -> None:
-    check_http(world, key, SECRET_DOC[key], world.secret)
+def test_http_route_on_a_confidential_document(world: World, key: tuple[str, str], kind: str
+                                               ) -> None:
+    if key[1].endswith("/declassify") and kind != "item":
+        pytest.skip("would declassify it: run only where a confidential item holds it")
+    check_http(world, key, SECRET_DOC[key], world.secrets[kind])
+
+
+def pdf_words(data: bytes) -> str:
+    with pymupdf.open(stream=data, filetype="pdf") as pdf:
+        return "".join(page.get_text() for page in pdf)
+
+
+def test_no_export_carries_a_confidential_document(world: World) -> None:
+    """The collections (pack book, annotated pack, pack zip) leave every confidential document
+    out, whoever asks: a placeholder page or a note, never its pages or its file."""
+    for caller in READERS:
+        for path in ("book.pdf", "annotated.pdf"):
+            r = world.http[caller].get(f"/api/meetings/{world.mid}/{path}")
+            assert r.status_code == 200, (caller, path, r.text[:200])
+            assert "Bimat" not in pdf_words(r.content), (caller, path)
+    for caller in STAFF:
+        r = world.http[caller].get(f"/api/meetings/{world.mid}/pack.zip")
+        assert r.status_code == 200, (caller, r.text[:200])
+        with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+            pdfs = [archive.read(n) for n in archive.namelist() if n.endswith(".pdf")]
+        assert pdfs and not [p for p in pdfs if "Bimat" in pdf_words(p)], caller
 
 
 # --- the Socket.IO table ----------------------------------------------------------------------

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from ecabinet.core.errors import Forbidden, Unavailable
+from ecabinet.core.errors import Unavailable
 from ecabinet.core.settings import Settings
 from ecabinet.domain import agenda as agenda_rules
 from ecabinet.pdf.annotate import (
@@ -41,7 +41,8 @@ from ecabinet.services import audit
 from ecabinet.services.accounts import SessionInfo
 from ecabinet.services.annotations import readable
 from ecabinet.services.annotations.events import AnnotationView
-from ecabinet.services.documents import load_document, may_see, secret_documents
+from ecabinet.services.documents import load_document
+from ecabinet.services.documents.access import Form, Grant, may_have, require
 from ecabinet.services.kernel.context import Actor, load_actor, require_roles
 from ecabinet.services.room import load_items
 from ecabinet.storage.blobs import BlobStore
@@ -106,22 +107,13 @@ def _split(
     return out
 
 
-def _no_export() -> Forbidden:
-    return Forbidden(
-        "Tài liệu mật không được xuất ra tệp; chỉ xem trên máy tính bảng trong phòng họp "
-        "(confidential documents are never exported).",
-        code="confidential_no_export",
-    )
-
-
 def document_export(
     session: Session, user: SessionInfo, document_id: int, include_shared: bool
 ) -> DocumentExport:
     """One document with the caller's annotations (``document_not_found`` for those who may
     not see it, ``confidential_no_export`` for a confidential one)."""
     access = load_document(session, user, document_id)
-    if access.confidential:
-        raise _no_export()
+    require(access.actor, access.document, Form.ANNOTATED_EXPORT)
     assert access.meeting.id is not None
     views = readable(session, access.actor, access.meeting.id, document_ids=[document_id])
     marks, unplaced = _split(session, access.actor, views, include_shared).get(
@@ -161,13 +153,13 @@ def pack_export(
             Document.meeting_id == meeting_id, col(Document.replaced_by_id).is_(None)
         )
     ).all())
-    secret = secret_documents(session, docs)
     views = readable(session, actor, meeting_id)
     split = _split(session, actor, views, include_shared)
     entries: list[tuple[str, str | None, list[Mark], list[Unplaced]]] = []
     for doc in _in_agenda_order(session, meeting_id, docs):
-        if doc.id in secret:
-            if may_see(actor, True):
+        decision = may_have(actor, doc, Form.ANNOTATED_EXPORT)
+        if decision.grant is not Grant.FULL:
+            if decision.known:
                 entries.append((doc.title, None, [], []))
             continue
         marks, unplaced = split.get(doc.id or 0, ([], []))

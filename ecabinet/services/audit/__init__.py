@@ -20,6 +20,7 @@ from ecabinet.services.audit.verify import Problem, Report, check, verify
 __all__ = [
     "ANCHOR_EVERY",
     "CONFIDENTIAL_VIEW",
+    "DECLASSIFIED",
     "DOWNLOAD",
     "EXPORT",
     "GENESIS",
@@ -49,6 +50,7 @@ SIGNIN_FAILED = "signin.failed"
 SIGNOUT_ALL = "signout.everywhere"
 ROLE_CHANGED = "participant.role_changed"
 CONFIDENTIAL_VIEW = "document.confidential_view"
+DECLASSIFIED = "document.declassified"
 DOWNLOAD = "document.download"
 EXPORT = "export"
 POLL_OPENED = "poll.opened"

@@ -24,7 +24,7 @@ from ecabinet.core.errors import Conflict, EcabinetError, InvalidInput, NotFound
 from ecabinet.core.settings import Settings
 from ecabinet.core.text import nfc, nfc_trimmed
 from ecabinet.domain import lifecycle
-from ecabinet.domain.roles import can_see_confidential
+from ecabinet.domain.access import Form, decide
 from ecabinet.pdf import errors as pdf_errors
 from ecabinet.pdf.errors import PdfError
 from ecabinet.pdf.inspect import PdfLimits
@@ -38,16 +38,16 @@ from ecabinet.pdf.isolation import (
 )
 from ecabinet.protocol import Schema, event
 from ecabinet.services.accounts import SessionInfo
+from ecabinet.services.documents.access import require, secret_ids, visible
 from ecabinet.services.documents.conversion import PDF, Converter, detect_type
 from ecabinet.services.documents.conversion import log_conversion_setup as log_conversion_setup
-from ecabinet.services.kernel.context import Actor, CommandContext, load_actor
+from ecabinet.services.kernel.context import WITHHELD, Actor, CommandContext, load_actor
 from ecabinet.services.kernel.snapshot import snapshot_part
 from ecabinet.services.meetings.versions import record_change
 from ecabinet.storage.blobs import BlobStore, hash_file, storage_errors, storage_full
 from ecabinet.storage.models import AgendaItem, AgendaItemDocument, Blob, Document, Meeting
 
 PDF_MEDIA_TYPE: Final = "application/pdf"
-CONFIDENTIAL_TITLE: Final = "Tài liệu mật (confidential)"
 # Seconds a check of one PDF may take in its throwaway process (2,000 pages parse in ~2 s).
 CHECK_TIMEOUT: Final = 120.0
 LIMITS: Final = PdfLimits()
@@ -212,6 +212,8 @@ class DocumentInfo(Schema):
     title: str
     filename: str
     confidential: bool
+    # Changes with each change of confidentiality; content URLs carry it (``?v=``).
+    access_version: int
     version: int
     replaces_id: int | None
     item_ids: list[int]
@@ -252,19 +254,22 @@ class DocumentRendered(Schema):
 
 event("document.added", DocumentAdded, audience="meeting",
       sent_by="document upload (POST /api/meetings/{id}/documents) and meeting preparation",
-      summary="A document was attached to the meeting (observers get a redacted payload for a "
-      "confidential one). Its pages render in the background.")
+      summary="A document was attached to the meeting. Its pages render in the background. "
+      "Observers get `event.withheld` in its place for a confidential one.")
 event("document.replaced", DocumentReplaced, audience="meeting",
       sent_by="POST /api/documents/{id}/versions and meeting preparation",
-      summary="A document has a new version; `replaced_id` is the old version's id.")
+      summary="A document has a new version; `replaced_id` is the old version's id. Observers "
+      "get `event.withheld` in its place for a confidential one.")
 event("document.progress", DocumentProgress, audience="meeting", logged=False,
       sent_by="the render pipeline",
       summary="More pages of a document are ready to show (coalesced, at most a few a second). "
-      "Not logged: the `documents` snapshot part holds the current `pages_ready`.")
+      "Not logged: the `documents` snapshot part holds the current `pages_ready`. Observers "
+      "get only the documents they may see, nothing when none.")
 event("document.ready", DocumentRendered, audience="meeting",
       sent_by="the render pipeline",
       summary="Every page of a document has been rendered (`status` ready), or some failed "
-      "(`status` failed, with `error` and `failed_pages`; the other pages are served).")
+      "(`status` failed, with `error` and `failed_pages`; the other pages are served). "
+      "Observers get only the documents they may see (`event.withheld` when none).")
 
 
 def _item_links(session: Session, document_ids: list[int]) -> dict[int, list[int]]:
@@ -279,30 +284,19 @@ def _item_links(session: Session, document_ids: list[int]) -> dict[int, list[int
     return links
 
 
-def secret_documents(session: Session, docs: list[Document]) -> set[int]:
-    """Which of ``docs`` are confidential: marked so, or attached to a confidential item."""
-    ids = [d.id for d in docs if d.id is not None]
-    secret = {d.id for d in docs if d.confidential and d.id is not None}
-    if ids:
-        rows = session.exec(
-            select(AgendaItemDocument.document_id)
-            .where(col(AgendaItemDocument.document_id).in_(ids))
-            .where(AgendaItemDocument.agenda_item_id == AgendaItem.id)
-            .where(col(AgendaItem.confidential).is_(True))
-        ).all()
-        secret.update(rows)
-    return secret
+def secret_documents(_session: Session, docs: list[Document]) -> set[int]:
+    """Which of ``docs`` are confidential (the stored, sticky fact: ``access.secret_ids``)."""
+    return secret_ids(docs)
 
 
-def document_info(
-    doc: Document, blob: Blob | None, item_ids: list[int], *, confidential: bool | None = None
-) -> DocumentInfo:
+def document_info(doc: Document, blob: Blob | None, item_ids: list[int]) -> DocumentInfo:
     assert doc.id is not None
     return DocumentInfo(
         id=doc.id,
         title=doc.title,
         filename=doc.filename,
-        confidential=doc.confidential if confidential is None else confidential,
+        confidential=doc.confidential,
+        access_version=doc.access_version,
         version=doc.version,
         replaces_id=doc.replaces_id,
         item_ids=sorted(item_ids),
@@ -316,15 +310,10 @@ def document_info(
     )
 
 
-def redacted(info: DocumentInfo) -> DocumentInfo:
-    """What observers learn about a confidential document: that there is one."""
-    return info.model_copy(
-        update={"title": CONFIDENTIAL_TITLE, "filename": "", "sha256": None, "size": 0}
-    )
-
-
 def may_see(actor: Actor, confidential: bool) -> bool:
-    return not confidential or can_see_confidential(actor.role, is_admin=actor.is_admin)
+    """Whether ``actor`` may learn that a document (confidential or not) exists."""
+    return decide(actor.role, is_admin=actor.is_admin, confidential=confidential,
+                  form=Form.LISTING).known
 
 
 def describe(session: Session, doc: Document) -> DocumentInfo:
@@ -332,8 +321,7 @@ def describe(session: Session, doc: Document) -> DocumentInfo:
     assert doc.id is not None
     blob = session.get(Blob, doc.blob_sha256)
     links = _item_links(session, [doc.id])[doc.id]
-    secret = doc.id in secret_documents(session, [doc])
-    return document_info(doc, blob, links, confidential=secret)
+    return document_info(doc, blob, links)
 
 
 def meeting_documents(session: Session, meeting_id: int, actor: Actor) -> list[DocumentInfo]:
@@ -343,15 +331,11 @@ def meeting_documents(session: Session, meeting_id: int, actor: Actor) -> list[D
         .where(Document.meeting_id == meeting_id, col(Document.replaced_by_id).is_(None))
         .order_by(col(Document.id))
     ).all())
-    secret = secret_documents(session, every)
-    docs = [d for d in every if may_see(actor, d.id in secret)]
+    docs = visible(actor, every)
     shas = {d.blob_sha256 for d in docs}
     blobs = {b.sha256: b for b in session.exec(select(Blob).where(col(Blob.sha256).in_(shas)))}
     links = _item_links(session, [d.id for d in docs if d.id is not None])
-    return [
-        document_info(d, blobs.get(d.blob_sha256), links[d.id or 0], confidential=d.id in secret)
-        for d in docs
-    ]
+    return [document_info(d, blobs.get(d.blob_sha256), links[d.id or 0]) for d in docs]
 
 
 @snapshot_part("documents", private=True)
@@ -369,12 +353,15 @@ class DocumentAccess:
     actor: Actor
     document: Document
     blob: Blob
-    confidential: bool  # marked so, or attached to a confidential agenda item
+
+    @property
+    def confidential(self) -> bool:
+        return self.document.confidential
 
 
 def load_document(session: Session, user: SessionInfo, document_id: int) -> DocumentAccess:
-    """The document and the caller's place in its meeting; ``NotFound`` for anyone who may
-    not see it (outsiders, and observers for a confidential document) - they learn nothing."""
+    """The document (any version) and the caller's place in its meeting; ``NotFound`` for
+    anyone who may not learn it exists (outsiders, and observers for a confidential one)."""
     missing = NotFound(f"Không tìm thấy tài liệu #{document_id}.", code="document_not_found")
     doc = session.get(Document, document_id)
     if doc is None:
@@ -384,10 +371,10 @@ def load_document(session: Session, user: SessionInfo, document_id: int) -> Docu
     except NotFound:
         raise missing from None
     blob = session.get(Blob, doc.blob_sha256)
-    secret = bool(secret_documents(session, [doc]))
-    if not may_see(actor, secret) or blob is None:
+    if blob is None:
         raise missing
-    return DocumentAccess(meeting, actor, doc, blob, secret)
+    require(actor, doc, Form.LISTING)
+    return DocumentAccess(meeting, actor, doc, blob)
 
 
 # --- attaching ---------------------------------------------------------------------------------
@@ -420,12 +407,8 @@ def _title(title: str, prepared: PreparedFile) -> str:
 
 def _emit_added(ctx: CommandContext, info: DocumentInfo, pack_version: int) -> None:
     payload = DocumentAdded(document=info, pack_version=pack_version)
-    hidden = (
-        DocumentAdded(document=redacted(info), pack_version=pack_version)
-        if info.confidential
-        else None
-    )
-    ctx.emit("document.added", payload, observer_payload=hidden)
+    # Observers learn no id, title or count of confidential documents.
+    ctx.emit("document.added", payload, observer_payload=WITHHELD if info.confidential else None)
 
 
 def attach_document(
@@ -440,7 +423,8 @@ def attach_document(
 ) -> Document:
     """Add a prepared file to the meeting (at the end of the item's documents when given).
 
-    A document attached to a confidential agenda item is confidential too. The caller checks
+    A document attached to a confidential agenda item is confidential too, for good (see
+    ``services.meetings.confidentiality``). The caller checks
     that the actor may edit the meeting and, after the commit, publishes ``ctx.events`` and
     submits the blob for rendering.
     """
@@ -493,7 +477,8 @@ def replace_document(
     uploaded_by: int | None = None,
 ) -> Document:
     """Make ``prepared`` the next version of a document; the old version is marked replaced
-    and the new one takes its place in the agenda."""
+    and the new one takes its place in the agenda. The new version is as confidential as the
+    old (confidentiality belongs to the whole lineage)."""
     meeting = ctx.meeting
     lifecycle.check_editable(meeting.status)
     old = session.get(Document, document_id)
@@ -532,12 +517,8 @@ def replace_document(
     version = record_change(ctx)
     info = describe(session, new)
     payload = DocumentReplaced(document=info, replaced_id=old.id, pack_version=version)
-    hidden = (
-        DocumentReplaced(document=redacted(info), replaced_id=old.id, pack_version=version)
-        if info.confidential
-        else None
-    )
-    ctx.emit("document.replaced", payload, observer_payload=hidden)
+    ctx.emit("document.replaced", payload,
+             observer_payload=WITHHELD if info.confidential else None)
     return new
 
 

@@ -33,7 +33,7 @@ from ecabinet.pdf.errors import PdfError
 from ecabinet.pdf.isolation import build_book_isolated, run_isolated
 from ecabinet.protocol.roles import MEETING_READERS
 from ecabinet.services.accounts import SessionInfo
-from ecabinet.services.documents import secret_documents
+from ecabinet.services.documents.access import Form, Grant, may_have
 from ecabinet.services.kernel.context import load_actor, require_roles
 from ecabinet.services.room import CONFIDENTIAL_TITLE, load_items
 from ecabinet.storage.blobs import BlobStore
@@ -97,12 +97,11 @@ def book_spec(session: Session, user: SessionInfo, meeting_id: int, timezone: st
     for link in links:
         by_item.setdefault(link.agenda_item_id, []).append(link)
 
-    secret = secret_documents(session, list(docs.values()))
-
     def entry(doc: Document) -> tuple[str, str | None] | None:
-        if doc.id in secret:
-            return (doc.title, None) if member else None
-        return (doc.title, doc.blob_sha256)
+        decision = may_have(actor, doc, Form.BOOK)
+        if decision.grant is Grant.HIDDEN:
+            return None
+        return (doc.title, doc.blob_sha256 if decision.grant is Grant.FULL else None)
 
     spec_items: list[tuple[str, str, list[tuple[str, str | None]]]] = []
     linked: set[int] = set()

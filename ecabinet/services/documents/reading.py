@@ -1,17 +1,23 @@
 """Reading documents: status, page images and words, bookmarks, the file, the pack book.
 
-Every read checks the one access policy first (``load_document``, ``books.book_spec``). Each
-read that sends content answers a ``Representation``: a ``tag`` that names exactly the bytes it
-would send, how long they may be kept and by whom, and ``produce`` to make them. The transport
-compares the tag with what the client holds and calls ``produce`` only when it must, so a
-revalidated page, file or book costs no rendering, no watermarking and no audit record.
+Every read asks the one access policy (``access.require``, ``books.book_spec``) for the form it
+sends: page image, thumbnail, text, outline, PDF, book. Each read that sends content answers a
+``Representation``: a ``tag`` that names exactly the bytes it would send, how long they may be
+kept (always privately: every read is authenticated), and ``produce`` to make them. The
+transport compares the tag with what the client holds and calls ``produce`` only when it must,
+so a revalidated page, file or book costs no rendering, no watermarking and no audit record.
 
-Page images are immutable (named by content hash, page, size and format). A page not rendered
-yet is rendered first in line and the reader waits for it a few seconds (``PageNotReady`` after
-that). Confidential documents are served only as images with the viewer's name and the time
-drawn into the pixels, so their tag changes each minute; each image sent is audited first
-and carries its record's number, visibly and invisibly (``tracing``). Neither their PDF nor
-their text leaves.
+Content URLs carry the document's access version (``?v=N``, bumped at each change of
+confidentiality), and so do the tags. Under the current version a page image or text may be kept
+for good; a URL without one is revalidated each time; a URL with an older one is answered by
+``StaleAccessVersion`` (the transport redirects to the current URL), so a copy kept under an old
+URL is never taken for the current one.
+
+A page not rendered yet is rendered first in line and the reader waits for it a few seconds
+(``PageNotReady`` after that). Confidential documents are served only as images with the
+viewer's name and the time drawn into the pixels, so their tag changes each minute; each image
+sent is audited first and carries its record's number, visibly and invisibly (``tracing``).
+Neither their PDF, nor their text, nor their bookmarks leave.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from ecabinet.core.errors import EcabinetError, Forbidden, NotFound, Unavailable
+from ecabinet.core.errors import EcabinetError, NotFound, Unavailable
 from ecabinet.core.logs import get_logger
 from ecabinet.core.settings import Settings
 from ecabinet.pdf.errors import PdfError
@@ -45,6 +51,7 @@ from ecabinet.services.documents import (
     load_document,
     tracing,
 )
+from ecabinet.services.documents.access import Form, Grant, may_have, require
 from ecabinet.services.documents.rendering import RenderService
 from ecabinet.storage.blobs import BlobStore, write_atomically
 from ecabinet.storage.database import Database
@@ -52,9 +59,10 @@ from ecabinet.storage.database import Database
 log = get_logger(__name__)
 
 SIZES: Final[dict[str, Rendition]] = {r.name: r for r in RENDITIONS}
-# Who may keep a representation, and how long: anyone for good (content-named bytes); the
-# viewer a minute (watermarked with the time); the viewer an hour; the viewer, asking again.
-Caching = Literal["immutable", "watermarked", "private_hour", "revalidate"]
+# How long the caller may keep a representation (only the caller: every read is
+# authenticated): for good (content and access version in the URL); a minute (watermarked with
+# the time); only asking again each time.
+Caching = Literal["immutable", "watermarked", "revalidate"]
 
 
 class PageNotReady(Unavailable):
@@ -64,6 +72,27 @@ class PageNotReady(Unavailable):
 class PageFailed(EcabinetError):
     code = "page_failed"
     status = 422
+
+
+class StaleAccessVersion(EcabinetError):
+    """The URL names an access version that is no longer the document's: the transport sends
+    the caller to the current URL (``details["access_version"]``)."""
+
+    code = "stale_access_version"
+    status = 409
+
+
+def _check_version(access: DocumentAccess, version: int | None) -> Caching:
+    """How long content under the requested access version may be kept (see the module)."""
+    current = access.document.access_version
+    if version is None:
+        return "revalidate"
+    if version != current:
+        raise StaleAccessVersion(
+            "Quyền xem tài liệu đã thay đổi; hãy tải lại (the document's access changed).",
+            details={"access_version": current},
+        )
+    return "immutable"
 
 
 @dataclass(frozen=True)
@@ -164,8 +193,15 @@ class DocumentReads:
         data["renditions"] = {
             r.name: {"width": r.width, "media_type": r.mime} for r in RENDITIONS
         }
-        data["downloadable"] = not access.confidential
+        data["downloadable"] = self.allows(access, Form.PDF)
+        data["forms"] = {form.value: may_have(access.actor, access.document, form).grant.value
+                         for form in (Form.PAGE_IMAGE, Form.TEXT, Form.OUTLINE, Form.PDF)}
         return data
+
+    @staticmethod
+    def allows(access: DocumentAccess, form: Form) -> bool:
+        """Whether the caller may have the document in ``form`` (as stored or watermarked)."""
+        return may_have(access.actor, access.document, form).allowed
 
     async def _ensure_page(self, access: DocumentAccess, page: int, wait: float) -> None:
         """Make sure ``page`` (1-based) is on disk: render it first in line and wait up to
@@ -188,7 +224,8 @@ class DocumentReads:
                              details={"page": page, "reason": exc.code}) from None
 
     async def page_image(self, user: SessionInfo, document_id: int, page: int, size: str, *,
-                         wait: float, address: str) -> Representation:
+                         wait: float, address: str, version: int | None = None
+                         ) -> Representation:
         """A page image at ``size``; for a confidential document watermarked with the viewer
         and the minute, and the viewing audited."""
         access = await self._access(user, document_id)
@@ -197,6 +234,9 @@ class DocumentReads:
             raise NotFound(
                 f"Không có cỡ ảnh '{size}' (use {', '.join(SIZES)}).", code="unknown_size"
             )
+        form = Form.THUMBNAIL if rendition.name == "thumb" else Form.PAGE_IMAGE
+        decision = require(access.actor, access.document, form)
+        caching = _check_version(access, version)
         page = _page_number(access, page)
         sha = access.blob.sha256
         path = self.cache.rendition_path(sha, page - 1, rendition)
@@ -205,9 +245,10 @@ class DocumentReads:
             await self._ensure_page(access, page, wait)
             return await asyncio.to_thread(path.read_bytes)
 
-        if not access.confidential:
-            return Representation(f"{sha[:32]}-{page}-{rendition.name}-{rendition.extension}",
-                                  rendition.mime, "immutable", image)
+        if decision.grant is Grant.FULL:
+            tag = (f"{sha[:32]}-{page}-{rendition.name}-{rendition.extension}"
+                   f"-a{access.document.access_version}")
+            return Representation(tag, rendition.mime, caching, image)
         lines, minute = _stamp_lines(access, self.settings.timezone)
         digest = hashlib.sha256(
             f"{sha}|{page}|{rendition.name}|{access.actor.user_id}|{minute}".encode()
@@ -228,27 +269,28 @@ class DocumentReads:
         return Representation(f"w-{digest}", rendition.mime, "watermarked", watermarked)
 
     async def page_text(self, user: SessionInfo, document_id: int, page: int, *,
-                        wait: float) -> Representation:
+                        wait: float, version: int | None = None) -> Representation:
         """A page's words with their boxes (JSON); never for a confidential document."""
         access = await self._access(user, document_id)
+        require(access.actor, access.document, Form.TEXT)
+        caching = _check_version(access, version)
         page = _page_number(access, page)
-        if access.confidential:
-            raise Forbidden(
-                "Tài liệu mật chỉ được xem dưới dạng ảnh có đóng dấu tên người xem "
-                "(confidential documents are served as watermarked images only).",
-                code="confidential_images_only",
-            )
         sha = access.blob.sha256
 
         async def words() -> bytes:
             await self._ensure_page(access, page, wait)
             return await asyncio.to_thread(self.cache.text_path(sha, page - 1).read_bytes)
 
-        return Representation(f"{sha[:32]}-{page}-text", "application/json", "immutable", words)
+        tag = f"{sha[:32]}-{page}-text-a{access.document.access_version}"
+        return Representation(tag, "application/json", caching, words)
 
-    async def outline(self, user: SessionInfo, document_id: int) -> Representation:
-        """The document's bookmarks, read once from the PDF in a throwaway process."""
+    async def outline(self, user: SessionInfo, document_id: int,
+                      version: int | None = None) -> Representation:
+        """The document's bookmarks, read once from the PDF in a throwaway process; never for
+        a confidential document (their titles are its words)."""
         access = await self._access(user, document_id)
+        require(access.actor, access.document, Form.OUTLINE)
+        caching = _check_version(access, version)
         sha = access.blob.sha256
 
         async def bookmarks() -> bytes:
@@ -257,19 +299,16 @@ class DocumentReads:
             except PdfError as exc:
                 raise PageFailed(exc.message, code="outline_failed") from None
 
-        caching: Caching = "private_hour" if access.confidential else "immutable"
-        return Representation(f"{sha[:32]}-outline", "application/json", caching, bookmarks)
+        tag = f"{sha[:32]}-outline-a{access.document.access_version}"
+        return Representation(tag, "application/json", caching, bookmarks)
 
-    async def file(self, user: SessionInfo, document_id: int, address: str) -> Representation:
+    async def file(self, user: SessionInfo, document_id: int, address: str,
+                   version: int | None = None) -> Representation:
         """The sanitised PDF, for download (refused for confidential documents); each
         download is audited."""
         access = await self._access(user, document_id)
-        if access.confidential:
-            raise Forbidden(
-                "Tài liệu mật không được tải về; chỉ xem trên máy tính bảng có đóng dấu tên "
-                "người xem (confidential documents cannot be downloaded).",
-                code="confidential_no_download",
-            )
+        require(access.actor, access.document, Form.PDF)
+        caching = _check_version(access, version)
         sha = access.blob.sha256
 
         async def stored() -> Path:
@@ -278,8 +317,8 @@ class DocumentReads:
                               {"meeting_id": access.meeting.id, "sha256": sha}, address)
             return self.store.path(sha)
 
-        return Representation(sha, PDF_MEDIA_TYPE, "immutable", stored,
-                              download_name(access.document.filename))
+        return Representation(f"{sha}-a{access.document.access_version}", PDF_MEDIA_TYPE,
+                              caching, stored, download_name(access.document.filename))
 
     async def book(self, user: SessionInfo, meeting_id: int, address: str) -> Representation:
         """The caller's variant of the meeting pack book, built once per contents; each

@@ -28,12 +28,20 @@ from sqlmodel import Session, col, select
 from ecabinet.core.logs import get_logger
 from ecabinet.core.metrics import Metrics
 from ecabinet.core.settings import Settings
+from ecabinet.domain.roles import MeetingRole
 from ecabinet.pdf.isolation import limited_render
-from ecabinet.protocol import REGISTRY
+from ecabinet.protocol import REGISTRY, Schema
 from ecabinet.rendering.pool import LocalRenderQueue
 from ecabinet.rendering.queue import DocumentDone, PageFailed, PageReady, RenderEvent, RenderQueue
-from ecabinet.services.documents import DocumentProgress, DocumentRendered, secret_documents
-from ecabinet.services.kernel.context import OutEvent, make_event
+from ecabinet.services.documents import DocumentProgress, DocumentRendered
+from ecabinet.services.documents.access import Form, may_have
+from ecabinet.services.kernel.context import (
+    WITHHELD,
+    WITHHELD_TYPE,
+    Actor,
+    OutEvent,
+    make_event,
+)
 from ecabinet.storage.blobs import BlobStore
 from ecabinet.storage.database import Database
 from ecabinet.storage.models import Blob, Document, Meeting, utcnow
@@ -76,19 +84,36 @@ class _Progress:
 
 
 def _stream_event(meeting_id: int, type_: str, payload: Any, hidden: Any = None) -> OutEvent:
-    """A meeting event outside the log (no sequence number), checked against its schema."""
+    """A meeting event outside the log (no sequence number), checked against its schema;
+    ``hidden`` as ``make_event``'s ``observer_payload``."""
     spec = REGISTRY.events[type_]
     assert not spec.logged
     body = spec.schema.model_validate(payload).model_dump(mode="json")
+    if hidden is WITHHELD:
+        return OutEvent(meeting_id, None, type_, body, "meeting", utcnow(), {}, WITHHELD_TYPE)
     other = spec.schema.model_validate(hidden).model_dump(mode="json") if hidden else None
     return OutEvent(meeting_id, None, type_, body, "meeting", utcnow(), other)
+
+
+# Observers: the policy's answer for a reader in that role, whoever they are.
+_OBSERVER = Actor(0, "", "", False, None, MeetingRole.OBSERVER)
+
+
+def _for_observers(payload: Schema, every: list[int], public: list[int]) -> Any:
+    """What observers get of an event naming documents: the same, only those they may know of,
+    or nothing (``WITHHELD``) when none."""
+    if public == every:
+        return None
+    if not public:
+        return WITHHELD
+    return payload.model_copy(update={"document_ids": public})
 
 
 @dataclass(frozen=True)
 class _Audience:
     meeting_id: int
     document_id: int
-    confidential: bool
+    hidden: bool  # from observers
 
 
 def _audience(session: Session, sha256: str) -> list[_Audience]:
@@ -97,8 +122,8 @@ def _audience(session: Session, sha256: str) -> list[_Audience]:
             Document.blob_sha256 == sha256, col(Document.replaced_by_id).is_(None)
         )
     ).all())
-    secret = secret_documents(session, docs)
-    return [_Audience(d.meeting_id, d.id or 0, d.id in secret) for d in docs]
+    return [_Audience(d.meeting_id, d.id or 0, not may_have(_OBSERVER, d, Form.EVENT).known)
+            for d in docs]
 
 
 def _by_meeting(audience: list[_Audience]) -> dict[int, tuple[list[int], list[int]]]:
@@ -107,7 +132,7 @@ def _by_meeting(audience: list[_Audience]) -> dict[int, tuple[list[int], list[in
     for entry in audience:
         every, public = out.setdefault(entry.meeting_id, ([], []))
         every.append(entry.document_id)
-        if not entry.confidential:
+        if not entry.hidden:
             public.append(entry.document_id)
     return out
 
@@ -305,9 +330,7 @@ class RenderService:
                 page_count=progress.page_count,
                 pages=[p + 1 for p in pages],
             )
-            hidden = (
-                payload.model_copy(update={"document_ids": public}) if public != every else None
-            )
+            hidden = _for_observers(payload, every, public)
             events.append(_stream_event(meeting_id, "document.progress", payload, hidden))
         if events:
             await self.publish(events)
@@ -402,7 +425,7 @@ def _finish(session: Session, sha256: str, ready: int, failed: list[int]) -> lis
             error=error,
             failed_pages=[p + 1 for p in failed],
         )
-        hidden = payload.model_copy(update={"document_ids": public}) if public != every else None
+        hidden = _for_observers(payload, every, public)
         events.append(
             make_event(session, meeting_id, "document.ready", payload, actor_id=None,
                        observer_payload=hidden)

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from ecabinet.core.errors import Forbidden, NotFound
 from ecabinet.domain.roles import STAFF_ROLES, MeetingRole, MeetingStatus, can_read_meeting
-from ecabinet.protocol import REGISTRY
+from ecabinet.protocol import REGISTRY, Schema, event
 from ecabinet.protocol.roles import Roles
 from ecabinet.services.accounts import SessionInfo
 from ecabinet.storage.batching import batch_cache
@@ -50,6 +50,21 @@ class Actor:
         return "participant" in roles or self.role.value in roles
 
 
+class Withheld(Schema):
+    """Nothing: what observers get in place of an event they may not know of."""
+
+
+WITHHELD_TYPE = "event.withheld"
+# Pass as ``observer_payload``: observers get ``event.withheld`` in this event's place.
+WITHHELD = Withheld()
+
+event(WITHHELD_TYPE, Withheld, audience="meeting",
+      sent_by="the server, to observers, in place of a logged event about something they may "
+      "not know of (a confidential document)",
+      summary="Observers only: the sequence number of an event they may not see, so that their "
+      "log stays gap-free; it says nothing of what the event was. Nothing to apply.")
+
+
 @dataclass(frozen=True)
 class OutEvent:
     """An event to publish after the commit. ``seq`` is None for events outside the log."""
@@ -61,6 +76,11 @@ class OutEvent:
     audience: str  # "meeting", "staff" or "user:<id>"
     at: datetime
     observer_payload: dict[str, Any] | None = None
+    observer_type: str | None = None  # WITHHELD_TYPE: observers may not know of this event
+
+    @property
+    def withheld(self) -> bool:
+        return self.observer_type == WITHHELD_TYPE
 
     def envelope(self, *, observer: bool = False) -> dict[str, Any]:
         payload = (
@@ -71,7 +91,7 @@ class OutEvent:
         return {
             "meeting_id": self.meeting_id,
             "seq": self.seq,
-            "type": self.type,
+            "type": self.observer_type if observer and self.observer_type else self.type,
             "payload": payload,
             "at": self.at.isoformat(),
         }
@@ -196,12 +216,20 @@ def make_event(
     user_id: int | None = None,
     observer_payload: BaseModel | dict[str, Any] | None = None,
 ) -> OutEvent:
-    """Validate an event against its declared schema; log it when its type is logged."""
+    """Validate an event against its declared schema; log it when its type is logged.
+
+    ``observer_payload``: what observers get instead (None: the same; ``WITHHELD``: an
+    ``event.withheld`` in its place, nothing when the event is not logged)."""
     spec = REGISTRY.events.get(type_)
     if spec is None:
         raise KeyError(f"event type {type_!r} is not declared in ecabinet.protocol")
     body = _checked(spec.schema, payload)
-    hidden = _checked(spec.schema, observer_payload) if observer_payload is not None else None
+    observer_type = None
+    if observer_payload is WITHHELD:
+        hidden: dict[str, Any] | None = {}
+        observer_type = WITHHELD_TYPE
+    else:
+        hidden = _checked(spec.schema, observer_payload) if observer_payload is not None else None
     audience = spec.audience
     if audience == "user":
         if user_id is None:
@@ -222,11 +250,12 @@ def make_event(
                 type=type_,
                 payload=body,
                 observer_payload=hidden,
+                observer_type=observer_type,
                 actor_id=actor_id,
                 created_at=at,
             )
         )
-    return OutEvent(meeting_id, seq, type_, body, audience_key, at, hidden)
+    return OutEvent(meeting_id, seq, type_, body, audience_key, at, hidden, observer_type)
 
 
 def _checked(schema: type[BaseModel], payload: BaseModel | dict[str, Any]) -> dict[str, Any]:

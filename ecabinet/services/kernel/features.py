@@ -22,6 +22,7 @@ FEATURES = (
     "ecabinet.services.meetings.admin",
     "ecabinet.services.voting.polls",
     "ecabinet.services.documents",
+    "ecabinet.services.documents.reclassify",
     "ecabinet.services.annotations",
     "ecabinet.services.annotations.carry",
     "ecabinet.services.annotations.live_ink",

@@ -67,7 +67,7 @@ def catch_up(session: Session, actor: Actor, meeting: Meeting, since: int) -> di
         {
             "meeting_id": row.meeting_id,
             "seq": row.seq,
-            "type": row.type,
+            "type": row.observer_type if observer and row.observer_type else row.type,
             "payload": row.observer_payload
             if observer and row.observer_payload is not None
             else row.payload,

@@ -23,6 +23,7 @@ from ecabinet.domain.roles import MeetingStatus, can_see_confidential
 from ecabinet.protocol import Schema, event
 from ecabinet.services.kernel.context import Actor, CommandContext
 from ecabinet.services.kernel.snapshot import snapshot_part
+from ecabinet.services.meetings.confidentiality import confide_to_item, item_documents
 from ecabinet.services.meetings.editing import ChangeNote, apply_patch, begin_change
 from ecabinet.services.meetings.versions import record_change
 from ecabinet.services.room import CONFIDENTIAL_TITLE, item_view, load_items
@@ -332,6 +333,9 @@ def update_item(
     was_confidential = item.confidential or ("confidential" in changed)
     session.add(item)
     version = record_change(ctx)
+    if "confidential" in changed:
+        # Its documents stay confidential even if the item is made public again (sticky).
+        confide_to_item(session, item, item_documents(session, item_id), ctx)
     note = ChangeNote(
         action="item.updated",
         item_id=item.id,
@@ -457,9 +461,12 @@ def _reposition(session: Session, links: list[AgendaItemDocument]) -> None:
 
 
 def link_document(
-    session: Session, item: AgendaItem, document_id: int, position: int | None = None
+    session: Session, item: AgendaItem, document_id: int, position: int | None = None,
+    ctx: CommandContext | None = None,
 ) -> AgendaItemDocument:
-    """Attach a meeting document to an item at ``position`` (None: last); no events."""
+    """Attach a meeting document to an item at ``position`` (None: last); a confidential
+    item makes it (and all its versions) confidential for good, and with ``ctx`` the room is
+    told so."""
     assert item.id is not None
     links = _links(session, item.id)
     if any(link.document_id == document_id for link in links):
@@ -472,6 +479,7 @@ def link_document(
     links.insert(at, link)
     _reposition(session, links)
     session.flush()
+    confide_to_item(session, item, [document_id], ctx)
     return link
 
 
@@ -488,7 +496,7 @@ def attach_document(
             code="document_replaced",
             details={"replaced_by_id": doc.replaced_by_id},
         )
-    link_document(session, item, data.document_id, data.position)
+    link_document(session, item, data.document_id, data.position, ctx)
     note = ChangeNote(
         action="document.attached",
         item_id=item.id,

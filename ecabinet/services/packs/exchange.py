@@ -58,17 +58,19 @@ async def export_zip(
     db: Database, settings: Settings, user: SessionInfo, meeting_id: int, address: str
 ) -> PackFile:
     """The meeting as a pack zip (``meeting.yaml`` and the stored PDFs) for its staff and
-    admins; audited. The caller discards the file once it is sent."""
+    admins, without the confidential documents (named in a note); audited. The caller
+    discards the file once it is sent."""
 
     def read(session: Session) -> transfer.ExportedPack:
         _meeting, actor = load_actor(session, user, meeting_id)
         require_roles(actor, STAFF, "pack.export")
-        return transfer.export_pack(session, meeting_id, settings)
+        return transfer.export_pack(session, meeting_id, settings, actor)
 
     exported = await db.read(read)
     await db.write(
         audit.record, audit.EXPORT, actor_id=user.user_id, subject=f"meeting:{meeting_id}",
-        details={"what": "pack", "documents": len(exported.files)}, address=address,
+        details={"what": "pack", "documents": len(exported.files),
+                 "left_out": len(exported.left_out)}, address=address,
     )
     store = BlobStore(settings.data_dir)
     store.tmp_dir.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,11 @@ file is one more listed problem), and only then is everything written in ONE tra
 stored for an import that then fails are content-addressed and harmless.
 
 Export writes ``meeting.yaml`` and the stored (sanitised) PDFs into a zip; importing that zip on
-the same server gives the same meeting with the same documents by hash.
+the same server gives the same meeting with the same documents by hash - except confidential
+documents, which leave the server only as watermarked page images: the one access policy
+(``services.documents.access``, form ``pack_export``) leaves them out of the zip, and a note at
+the top of ``meeting.yaml`` names them (their agenda items keep their place and their
+confidentiality). The pack book written beside it has a placeholder page in their place.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ from ecabinet.domain import lifecycle
 from ecabinet.domain.roles import MeetingRole, MeetingStatus
 from ecabinet.services import audit, bodies, documents
 from ecabinet.services.accounts import SessionInfo
+from ecabinet.services.documents.access import Form, Grant, may_have
+from ecabinet.services.documents.books import PLACEHOLDER_LINES
+from ecabinet.services.kernel.context import Actor
 from ecabinet.services.packs.importing import ensure_users, import_pack
 from ecabinet.services.packs.spec import (
     PACK_FILE,
@@ -387,6 +394,15 @@ def slug(text: str, limit: int = 60) -> str:
     return text[:limit].rstrip("-") or "tai-lieu"
 
 
+# Whoever runs ``ecabinet pack export`` on the server: reads every document, as an admin does.
+OPERATOR = Actor(0, "", "", True, None, None)
+LEFT_OUT_NOTE = (
+    "# Tài liệu mật không có trong gói: tài liệu mật chỉ được xem trên máy tính bảng, có đóng\n"
+    "# dấu tên người xem. Hãy đính kèm lại trên máy chủ nếu cần (confidential documents left\n"
+    "# out: they leave the server only as watermarked pages):\n"
+)
+
+
 @dataclass
 class ExportedPack:
     meeting_id: int
@@ -394,11 +410,16 @@ class ExportedPack:
     yaml_text: str
     files: list[tuple[str, Path]]  # (name in the pack, stored file)
     book_meeting: dict[str, Any]
-    book_items: list[tuple[str, str, list[tuple[str, Path]]]]  # number, title, documents
+    # number, title, documents (title, stored file; None: a placeholder page in its place)
+    book_items: list[tuple[str, str, list[tuple[str, Path | None]]]]
+    left_out: list[str] = field(default_factory=list)  # titles of confidential documents
 
 
-def export_pack(session: Session, meeting_id: int, settings: Settings) -> ExportedPack:
-    """Describe a meeting as a pack: ``meeting.yaml`` text and the files to put beside it."""
+def export_pack(
+    session: Session, meeting_id: int, settings: Settings, reader: Actor = OPERATOR
+) -> ExportedPack:
+    """Describe a meeting as a pack for ``reader``: ``meeting.yaml`` text and the files to put
+    beside it; what the access policy does not let out (``pack_export``) is left out."""
     meeting = session.get(Meeting, meeting_id)
     if meeting is None or meeting.id is None:
         raise InvalidInput(f"Không có cuộc họp #{meeting_id}.", code="meeting_not_found")
@@ -437,6 +458,7 @@ def export_pack(session: Session, meeting_id: int, settings: Settings) -> Export
     }
     files: list[tuple[str, Path]] = []
     file_of: dict[int, str] = {}
+    left_out: list[str] = []
 
     def file_for(doc: Document) -> str:
         assert doc.id is not None
@@ -446,11 +468,23 @@ def export_pack(session: Session, meeting_id: int, settings: Settings) -> Export
             files.append((name, store.path(doc.blob_sha256)))
         return file_of[doc.id]
 
-    def doc_entry(doc: Document) -> dict[str, Any]:
+    def doc_entry(doc: Document, where: str) -> dict[str, Any] | None:
+        decision = may_have(reader, doc, Form.PACK_EXPORT)
+        if decision.grant is not Grant.FULL:
+            if decision.known:
+                left_out.append(f"{where}: {doc.title}")
+            return None
         entry: dict[str, Any] = {"file": file_for(doc), "title": doc.title}
-        if doc.confidential:
+        if doc.confidential:  # pragma: no cover - the policy lets no confidential file out
             entry["confidential"] = True
         return entry
+
+    def book_entry(doc: Document) -> tuple[str, Path | None] | None:
+        decision = may_have(reader, doc, Form.BOOK)
+        if decision.grant is Grant.HIDDEN:
+            return None
+        path = store.path(doc.blob_sha256) if decision.grant is Grant.FULL else None
+        return (doc.title, path)
 
     items = list(session.exec(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)))
     links = session.exec(
@@ -482,17 +516,18 @@ def export_pack(session: Session, meeting_id: int, settings: Settings) -> Export
         if item.vote_planned:
             entry["vote"] = True
         item_docs = by_item.get(numbered.id, [])
-        if item_docs:
-            entry["documents"] = [doc_entry(d) for d in item_docs]
-        book_items.append(
-            (numbered.number, item.title, [(d.title, store.path(d.blob_sha256)) for d in item_docs])
-        )
+        entries = [doc_entry(d, f"mục {numbered.number}") for d in item_docs]
+        if any(e is not None for e in entries):
+            entry["documents"] = [e for e in entries if e is not None]
+        pages = [book_entry(d) for d in item_docs]
+        book_items.append((numbered.number, item.title, [e for e in pages if e is not None]))
         tree.setdefault(item.parent_id, []).append(entry)
         tree[numbered.id] = entry.setdefault("items", [])
     for node in _walk_entries(tree[None]):
         if not node["items"]:
             del node["items"]
-    meeting_docs = [doc_entry(d) for d_id, d in docs.items() if d_id not in linked]
+    loose = [doc_entry(d, "tài liệu chung") for d_id, d in docs.items() if d_id not in linked]
+    meeting_docs = [e for e in loose if e is not None]
 
     head: dict[str, Any] = {"title": meeting.title}
     if body is not None:
@@ -509,9 +544,11 @@ def export_pack(session: Session, meeting_id: int, settings: Settings) -> Export
     if meeting_docs:
         data["documents"] = meeting_docs
     data["agenda"] = tree[None]
+    note = "".join(f"#   - {line}\n" for line in left_out)
     text = (
         f"# Gói họp xuất từ ecabinet (meeting pack exported from ecabinet), phiên bản "
         f"{meeting.pack_version}\n"
+        + (LEFT_OUT_NOTE + note if left_out else "")
         + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
     )
     return ExportedPack(
@@ -526,6 +563,7 @@ def export_pack(session: Session, meeting_id: int, settings: Settings) -> Export
             "place": meeting.place,
         },
         book_items=book_items,
+        left_out=left_out,
     )
 
 
@@ -558,15 +596,15 @@ def write_zip(exported: ExportedPack, out: Path) -> Path:
 
 
 def write_book(exported: ExportedPack, out: Path) -> int:
-    """Write the pack book PDF (cover, agenda with links, documents); return its page count."""
-    from ecabinet.pdf.book import BookDocument, ItemDocs, build_pack_book
+    """Write the pack book PDF (cover, agenda with links, documents; a placeholder page for
+    each confidential one); return its page count."""
+    from ecabinet.pdf.isolation import build_book_isolated
 
     items = [
-        ItemDocs(number, title, tuple(BookDocument(t, p) for t, p in docs))
+        (number, title, [(t, str(p) if p is not None else None) for t, p in docs])
         for number, title, docs in exported.book_items
     ]
-    report = build_pack_book(exported.book_meeting, items, out)
-    return report.page_count
+    return build_book_isolated(exported.book_meeting, items, str(out), list(PLACEHOLDER_LINES))
 
 
 def default_name(exported: ExportedPack) -> str:

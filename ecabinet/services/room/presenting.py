@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from ecabinet.core.errors import Conflict, Forbidden, InvalidInput
 from ecabinet.domain import lifecycle
+from ecabinet.domain.access import Form, decide
 from ecabinet.domain.roles import MeetingRole, can_see_confidential
 from ecabinet.protocol import Command, Schema, command, event
 from ecabinet.protocol.roles import CHAIR, MEMBERS
@@ -30,8 +31,6 @@ from ecabinet.services.room.helpers import (
     set_live,
 )
 from ecabinet.storage.models import (
-    AgendaItem,
-    AgendaItemDocument,
     Blob,
     Document,
     Meeting,
@@ -71,17 +70,11 @@ def _state(meeting: Meeting) -> dict[str, Any]:
     return dict((meeting.live_state or {}).get(KEY) or {})
 
 
-def _is_confidential(session: Session, document: Document) -> bool:
-    """Confidential itself, or attached to a confidential agenda item."""
-    if document.confidential:
-        return True
-    hit = session.exec(
-        select(AgendaItem.id)
-        .where(AgendaItemDocument.document_id == document.id)
-        .where(AgendaItemDocument.agenda_item_id == AgendaItem.id)
-        .where(AgendaItem.confidential == True)  # noqa: E712
-    ).first()
-    return hit is not None
+def _is_confidential(document: Document) -> bool:
+    """Whether observers may not learn of it: the stored, sticky confidentiality (by flag, or
+    by a confidential item it is or was attached to; ``domain.access`` decides the rest)."""
+    return not decide(MeetingRole.OBSERVER, is_admin=False, confidential=document.confidential,
+                      form=Form.EVENT).known
 
 
 def view(session: Session, meeting: Meeting) -> tuple[Presenting, Presenting | None]:
@@ -109,7 +102,7 @@ def view(session: Session, meeting: Meeting) -> tuple[Presenting, Presenting | N
             None,
         )
     blob = session.get(Blob, document.blob_sha256)
-    secret = _is_confidential(session, document)
+    secret = _is_confidential(document)
     full = Presenting(
         document_id=document.id,
         page=state.get("page"),
