@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import socketio
@@ -35,6 +35,7 @@ log = get_logger(__name__)
 SESSION_ENDED = "auth.session_ended"
 SESSION_ENDED_BYTES = SESSION_ENDED.encode()
 RESUBSCRIBE_MAX = 5.0  # seconds between attempts to subscribe to Redis again, at most
+Delivered = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 async def drop_members(sio: socketio.AsyncServer, room: str, namespace: str = "/") -> None:
@@ -61,6 +62,8 @@ class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
       ``RESUBSCRIBE_MAX`` seconds (python-socketio waits up to a minute).
     - ``auth.session_ended`` sent to a ``session:<id>`` room by another process drops that
       session's sockets here once delivered, so "sign out everywhere" reaches every process.
+    - ``after_delivery`` lets the server act on another process's emit here once delivered and
+      before the next message (``realtime/membership.py`` moves sockets between rooms so).
     """
 
     def __init__(self, url: str, channel: str) -> None:
@@ -70,6 +73,14 @@ class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self.listening = asyncio.Event()  # subscribed to the channel right now
         self._initialized = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._after: list[tuple[bytes, Delivered]] = []
+
+    def after_delivery(self, marker: str, handler: Delivered) -> None:
+        """Await ``handler(message)`` for each emit from another process whose message holds
+        ``marker``, once python-socketio has delivered it to this process's clients and before
+        it delivers the next message: what the handler changes (rooms) holds for every message
+        published after that one."""
+        self._after.append((marker.encode(), handler))
 
     def initialize(self) -> None:
         """Start listening (once: ``start_manager`` calls it before the server would)."""
@@ -145,6 +156,9 @@ class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                     # python-socketio has delivered it to this process's clients by now.
                     if SESSION_ENDED_BYTES in data:
                         await self._after_session_ended(data)
+                    for marker, handler in self._after:
+                        if marker in data:
+                            await self._run_after(handler, data)
                 raise ConnectionError("the Redis subscription ended")
             except asyncio.CancelledError:
                 raise
@@ -166,6 +180,20 @@ class RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                 and message.get("host_id") != self.host_id  # ours: dropped when sent
                 and isinstance(room, str) and room.startswith("session:")):
             await drop_members(self.server, room, message.get("namespace") or "/")
+
+    async def _run_after(self, handler: Delivered, data: bytes) -> None:
+        try:
+            message = self.json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(message, dict) or message.get("method") != "emit":
+            return
+        if message.get("host_id") == self.host_id:
+            return  # ours: the sender handled it when it sent it
+        try:
+            await handler(message)
+        except Exception:  # the handler's failure must not cost the subscription
+            log.exception("redis.after_delivery_failed", socketio_event=message.get("event"))
 
     async def _reconnect_local_clients(self) -> None:
         clients = {eio_sid for _sid, eio_sid in self.get_participants("/", None)}
