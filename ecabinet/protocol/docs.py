@@ -70,6 +70,11 @@ sequence number is refused with `unknown_seq`: join without `since`.
 **Observers** receive the same sequence numbers as everyone, with confidential content replaced
 ("Nội dung mật (confidential)").
 
+**A change of your place in a meeting** (another role, removed, or the meeting taken back to
+draft) moves your connection on the server to the rooms you now belong to, or out of the
+meeting, before any later event, and sends you `membership.changed` (outside the log): join again
+without `since`; `meeting_not_found` then means you no longer take part.
+
 **HTTP.** JSON endpoints live under `/api/`, take `Content-Type: application/json` bodies, and
 authenticate with `Authorization: Bearer <token>` or the session cookie. Errors are
 `{"error": {"code", "message", "details"}}` with the matching HTTP status (400 invalid input,

@@ -45,7 +45,10 @@ async def publish(runtime: Runtime, events: Iterable[OutEvent]) -> None:
         listener(events)
     for ev in events:
         mid = ev.meeting_id
-        if ev.audience == "meeting":
+        control = runtime.controls.get(ev.type)
+        if control is not None:  # an instruction (membership.changed): it sends what it sends
+            await control(ev)
+        elif ev.audience == "meeting":
             if ev.observer_payload is None:
                 await sio.emit(EVENT, ev.envelope(), room=meeting_room(mid))
             else:

@@ -64,7 +64,7 @@ def refusal(exc: EcabinetError) -> socketio.exceptions.ConnectionRefusedError:
 
 def register(runtime: Runtime) -> None:
     # Importing the feature modules declares their commands, events and snapshot parts.
-    from ecabinet.realtime import dispatch, ink, join
+    from ecabinet.realtime import dispatch, ink, join, membership
     from ecabinet.services.kernel import features
 
     features.load()
@@ -74,6 +74,7 @@ def register(runtime: Runtime) -> None:
     presence = Presence.create(runtime)
     runtime.sockets = RealtimeSockets(runtime, presence)
     join.register(runtime, dispatcher, presence)
+    membership.register(runtime, presence)
     ink_stream = ink.register(runtime, dispatcher)
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:

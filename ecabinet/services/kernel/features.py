@@ -11,6 +11,7 @@ import importlib
 
 FEATURES = (
     "ecabinet.services.kernel.joining",
+    "ecabinet.services.kernel.membership",
     "ecabinet.services.room",
     "ecabinet.services.meetings.versions",
     "ecabinet.services.room.presenting",

@@ -2,7 +2,9 @@
 
 The realtime adapter puts the connection in the meeting's rooms between ``join_actor`` and
 ``join_answer``, so that no event falls between the two: what is published meanwhile arrives
-live and is also in the answer, and the client drops sequence numbers it already has.
+live and is also in the answer, and the client drops sequence numbers it already has. The
+answer reads the caller's place again in its own transaction: when it changed after the rooms
+were chosen (``membership.changed``), there is no answer and the adapter starts again.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Any
 from pydantic import Field
 from sqlmodel import Session
 
-from ecabinet.core.errors import NotFound
 from ecabinet.protocol import Schema, command
 from ecabinet.protocol.roles import MEETING_READERS
 from ecabinet.services.accounts import SessionInfo
@@ -38,7 +39,7 @@ class LeaveMeeting(Schema):
     custom=True,
     summary="Join a meeting's room: answers a snapshot, or with `since` the events missed "
     "after that sequence number (a snapshot when too far behind).",
-    errors=("meeting_not_found", "unknown_seq"),
+    errors=("meeting_not_found", "unknown_seq", "conflict"),
 )
 def join_state(session: Session, user: SessionInfo, cmd: JoinMeeting) -> dict[str, Any]:
     """The whole join in one transaction (the adapter splits it around entering the rooms)."""
@@ -61,14 +62,17 @@ def state_for(
     return catch_up(session, actor, meeting, since)
 
 
-def join_answer(session: Session, actor: Actor, cmd: JoinMeeting) -> dict[str, Any]:
-    """The answer once the socket is in the rooms: the meeting row is read again (its sequence
-    number may have moved meanwhile), the caller's role is the one just authorised (re-reading
-    it cost a query on every join and reconnect, for nothing)."""
-    meeting = session.get(Meeting, cmd.meeting_id)
-    if meeting is None:
-        raise NotFound(f"Không tìm thấy cuộc họp #{cmd.meeting_id}.", code="meeting_not_found")
-    return state_for(session, actor, meeting, cmd.since)
+def join_answer(
+    session: Session, user: SessionInfo, actor: Actor, cmd: JoinMeeting
+) -> dict[str, Any] | None:
+    """The answer once the socket is in the rooms chosen for ``actor``: the meeting and the
+    caller's place are read again (the sequence number may have moved meanwhile, and so may the
+    caller's role: the answer is built for the place it reads). None when that place is no
+    longer ``actor``'s: the rooms are not the right ones, join again."""
+    meeting, now = authorised(session, user, cmd.meeting_id, MEETING_READERS, "meeting.join")
+    if now != actor:
+        return None
+    return state_for(session, now, meeting, cmd.since)
 
 
 @command(

@@ -23,6 +23,7 @@ from ecabinet.domain.roles import MeetingRole, MeetingStatus
 from ecabinet.protocol import Schema, event
 from ecabinet.services import accounts, audit
 from ecabinet.services.kernel.context import Actor, CommandContext
+from ecabinet.services.kernel.membership import membership_changed
 from ecabinet.services.kernel.snapshot import snapshot_part
 from ecabinet.services.meetings.editing import ChangeNote, begin_change
 from ecabinet.storage.models import (
@@ -301,6 +302,7 @@ def add_participant(session: Session, ctx: CommandContext, data: ParticipantIn) 
     session.add(row)
     session.flush()
     _audit(ctx, row, "added", role=row.role, can_vote=can_vote, vote_weight=row.vote_weight)
+    membership_changed(ctx, [user.id], "participants")  # an admin's open sockets, say
     note = ChangeNote(
         action="participant.added",
         participant_id=row.id,
@@ -344,6 +346,8 @@ def update_participant(
     after = {"role": row.role, "can_vote": row.can_vote, "vote_weight": row.vote_weight}
     if after != before:
         _audit(ctx, row, "updated", before=before, after=after)
+    if after["role"] != before["role"]:
+        membership_changed(ctx, [row.user_id], "participants")
     note = ChangeNote(
         action="participant.updated",
         participant_id=row.id,
@@ -387,6 +391,7 @@ def remove_participant(
         action="participant.removed", participant_id=row.id, title=_name(session, row)
     )
     _audit(ctx, row, "removed", role=row.role)
+    membership_changed(ctx, [row.user_id], "participants")
     session.delete(row)
     session.flush()
     return _emit(ctx, version, [note])

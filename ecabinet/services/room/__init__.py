@@ -15,6 +15,7 @@ from ecabinet.domain.roles import MeetingRole, MeetingStatus, can_see_confidenti
 from ecabinet.protocol import Command, Schema, command, event
 from ecabinet.protocol.roles import CHAIR
 from ecabinet.services.kernel.context import Actor, CommandContext
+from ecabinet.services.kernel.membership import membership_changed, readers_changing
 from ecabinet.services.kernel.snapshot import snapshot_part
 from ecabinet.storage.models import AgendaItem, Body, Meeting, Participant, utcnow
 
@@ -231,6 +232,8 @@ def change_status(ctx: CommandContext, target: MeetingStatus) -> dict[str, Any]:
     meeting.status = target.value
     meeting.updated_at = utcnow()
     ctx.session.add(meeting)
+    assert meeting.id is not None
+    membership_changed(ctx, readers_changing(ctx.session, meeting.id, current, target), "status")
     ctx.emit("meeting.status", MeetingStatusChanged(status=target.value, previous=current.value))
     return {"status": target.value}
 
