@@ -275,10 +275,10 @@ class Client:
                 room._state("restored")
             return
 
-    async def _rejoin(self, room: Room) -> None:
+    async def _rejoin(self, room: Room, *, fresh: bool = False) -> None:
         try:
-            await room._join()
-        except (NotFound, Forbidden) as exc:  # taken off the meeting while away
+            await room._join(fresh=fresh)
+        except (NotFound, Forbidden) as exc:  # taken off the meeting (while away, or live)
             self._rooms.pop(room.meeting_id, None)
             room._state("failed", code=exc.code, message=exc.message)
             room._end(exc)

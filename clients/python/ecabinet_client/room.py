@@ -1,8 +1,9 @@
 """A joined meeting (``Room``), its event streams, and the command namespaces.
 
 The room keeps the meeting's sequence across reconnects (``ecabinet_client.events.Sequencer``
-holds the rules), re-joins with ``since`` when an event is missing, and hands events to callbacks
-and async iterators in order.
+holds the rules), re-joins with ``since`` when an event is missing, joins afresh when the server
+says the user's place in the meeting changed (``membership.changed``), and hands events to
+callbacks and async iterators in order.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ecabinet_client")
 Callback = Callable[[Event], Awaitable[None] | None]
 JOIN, LEAVE = "meeting.join", "meeting.leave"
+MEMBERSHIP_CHANGED = "membership.changed"
 
 
 class CommandGroup:
@@ -99,6 +101,7 @@ class Room:
         self._serial: asyncio.Queue[tuple[Callback, Event]] | None = None
         self._serial_task: asyncio.Task[None] | None = None
         self._gap_task: asyncio.Task[None] | None = None
+        self._afresh_task: asyncio.Task[None] | None = None
         self._left = False
         self._default: EventStream | None = None
         self.commands = CommandGroup(self.send, sorted(client.protocol.commands))
@@ -145,11 +148,12 @@ class Room:
 
     # -- joining and resync -------------------------------------------------------------------
 
-    async def _join(self) -> None:
-        """Join, or re-join with ``since`` when a sequence number is known."""
+    async def _join(self, *, fresh: bool = False) -> None:
+        """Join, or re-join with ``since`` when a sequence number is known (``fresh``: ask for
+        a snapshot all the same)."""
         self.sequencer.begin_join()
         payload: dict[str, Any] = {"meeting_id": self.meeting_id}
-        if self.sequencer.seq is not None:
+        if self.sequencer.seq is not None and not fresh:
             payload["since"] = self.sequencer.seq
         try:
             answer = await self.client._ask(JOIN, payload)
@@ -194,11 +198,26 @@ class Room:
             await asyncio.sleep(self.gap_wait)
             self._check_gap()
 
+    async def _start_afresh(self) -> None:
+        """The server has moved this connection to the rooms of the user's new role, or out of
+        the meeting: a fresh snapshot as the meeting is now seen (a refusal ends the room)."""
+        if not self.client.connected:
+            return  # the reconnect re-joins
+        self.resyncs += 1
+        try:
+            await self.client._rejoin(self, fresh=True)
+        except ConnectionLost:
+            return
+        except EcabinetError as exc:
+            log.warning("meeting %s: joining afresh failed: %s", self.meeting_id, exc)
+
     # -- delivery -----------------------------------------------------------------------------
 
     def _deliver(self, events: list[Event]) -> None:
         keep = self.client.keep_snapshot
         for event in events:
+            if event.type == MEMBERSHIP_CHANGED and not self._left:
+                self._afresh_task = asyncio.get_running_loop().create_task(self._start_afresh())
             if event.type == "client.snapshot" and keep:
                 self.snapshot = event.payload
             elif event.type == "client.private" and keep:
@@ -244,6 +263,6 @@ class Room:
         for stream in list(self._streams):
             stream.queue.put_nowait(error)
         self._streams.clear()
-        for task in (self._gap_task, self._serial_task):
+        for task in (self._gap_task, self._serial_task, self._afresh_task):
             if task is not None:
                 task.cancel()

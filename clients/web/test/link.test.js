@@ -264,3 +264,46 @@ describe("commands", () => {
     assert.deepEqual(socket.take("ink.draw"), { name: "ink.draw", payload: { meeting_id: 7, stroke: "s" } });
   });
 });
+
+describe("a change of this user's place in the meeting", () => {
+  const changed = { meeting_id: 7, seq: null, type: "membership.changed", payload: { reason: "participants" } };
+
+  test("asks at once for a fresh snapshot, as the meeting is now seen", async () => {
+    const { link, socket, seen, events } = setup();
+    await join(link, socket, snapshotAnswer(40));
+    seen.length = 0;
+    link.receive(changed);
+    const request = socket.take("meeting.join");
+    request.ack(null, { ok: true, mode: "snapshot", seq: 42, snapshot: { meeting: { role: "observer" } } });
+    await sleep(0);
+    assert.deepEqual(request.payload, { meeting_id: 7 }, "no since: nothing the tablet holds is kept");
+    assert.deepEqual(events(), [], "the notice is the link's, not the meeting's state");
+    assert.deepEqual(seen[0], ["snapshot", { meeting: { role: "observer" } }]);
+  });
+
+  test("during a join: the answer in flight may be from before, so it asks again after it", async () => {
+    const { link, socket } = setup();
+    const joining = link.join();
+    link.receive(changed);
+    assert.deepEqual(socket.names(), ["meeting.join"]);
+    socket.take("meeting.join").ack(null, snapshotAnswer(40));
+    await joining;
+    const again = socket.take("meeting.join");
+    assert.deepEqual(again.payload, { meeting_id: 7 });
+    again.ack(null, snapshotAnswer(41));
+    await sleep(0);
+    assert.equal(link.seq, 41);
+    assert.deepEqual(socket.names(), []);
+  });
+
+  test("no longer a participant: the join is refused and the link says so", async () => {
+    const { link, socket, seen } = setup();
+    await join(link, socket, snapshotAnswer(40));
+    seen.length = 0;
+    link.receive(changed);
+    const refused = { code: "meeting_not_found", message: "Không tìm thấy cuộc họp #7." };
+    socket.take("meeting.join").ack(null, { ok: false, error: refused });
+    await sleep(0);
+    assert.deepEqual(seen, [["fatal", refused]]);
+  });
+});

@@ -22,6 +22,19 @@ export class CommandError extends Error {
 
 const AUTH_CODES = new Set(["unauthenticated", "unknown_session", "session_ended"]);
 
+// The server has moved this connection to the rooms of a new role, or out of the meeting: what
+// the tablet holds may no longer be its to see. Start again from a fresh snapshot, as the meeting
+// is now seen; a refusal (no longer a participant) ends as "fatal".
+function startAfresh(link) {
+  link.refresh();
+}
+
+// Events about this connection's place in the meeting rather than the meeting's state: the link
+// acts on them itself.
+const CONNECTION_EVENTS = {
+  "membership.changed": startAfresh,
+};
+
 export class MeetingLink extends EventTarget {
   constructor(meetingId, options = {}) {
     super();
@@ -33,6 +46,7 @@ export class MeetingLink extends EventTarget {
     this.seq = null;            // the last sequence number applied
     this.joining = false;
     this.joined = false;
+    this.again = false;         // a fresh snapshot is wanted once the join in flight is answered
     this.generation = 0;        // bumps on every (re)connection: stale join answers are dropped
     this.buffer = new Map();    // seq -> envelope, waiting for the gap before it to fill
     this.held = [];             // unsequenced events received while a join is in flight
@@ -120,6 +134,7 @@ export class MeetingLink extends EventTarget {
   async join() {
     const generation = this.generation;
     this.joining = true;
+    this.again = false;
     const since = this.seq;
     let answer;
     try {
@@ -165,6 +180,7 @@ export class MeetingLink extends EventTarget {
     for (const env of held) this.dispatchEvent(new CustomEvent("event", { detail: env }));
     this.drain();
     for (const entry of this.pending.values()) this.send(entry);
+    if (this.again) this.refresh();
   }
 
   /** Re-join from the last sequence number (missed events, or a snapshot if far behind). */
@@ -177,11 +193,18 @@ export class MeetingLink extends EventTarget {
   refresh() {
     this.seq = null;
     this.buffer.clear();
-    this.resync();
+    // A join in flight may answer what was true before: ask again once it is answered.
+    if (this.joining) this.again = true;
+    else this.resync();
   }
 
   receive(env) {
     if (!env || env.meeting_id !== this.meetingId) return;
+    const own = CONNECTION_EVENTS[env.type];
+    if (own) {
+      own(this, env);
+      return;
+    }
     if (env.seq === null || env.seq === undefined) {
       if (this.joining || this.seq === null) this.held.push(env);
       else this.dispatchEvent(new CustomEvent("event", { detail: env }));
