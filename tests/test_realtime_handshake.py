@@ -78,6 +78,28 @@ async def test_sign_out_everywhere_drops_live_sockets(
     }
 
 
+async def test_signing_out_drops_that_sessions_sockets_and_no_other(
+    live_server: LiveServer, make_user: Any
+) -> None:
+    make_user("daibieu1")
+    signed_out, other = await _token(live_server, "daibieu1"), await _token(live_server, "daibieu1")
+    ended: list[Any] = []
+    clients = []
+    for token in (signed_out, other):
+        client = socketio.AsyncClient(reconnection=False)
+        client.on("auth.session_ended", lambda data: ended.append(data))
+        await client.connect(live_server.url, transports=["websocket"], auth={"token": token})
+        clients.append(client)
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        r = await http.post("/api/auth/signout", headers={"authorization": f"Bearer {signed_out}"})
+        assert r.status_code == 200
+    await clients[0].wait()  # returns once the server has dropped the connection
+    assert ended == [{"reason": "signed_out"}]
+    me = await clients[1].call("whoami", {}, timeout=5)  # the other device's session goes on
+    assert me["ok"]
+    await clients[1].disconnect()
+
+
 async def test_redis_manager_serves_rooms_when_configured(tmp_path: Path, redis_url: str) -> None:
     app = create_app(make_settings(tmp_path / "d", redis_url=redis_url))
     assert isinstance(app.runtime.sio.manager, socketio.AsyncRedisManager)
