@@ -39,7 +39,7 @@ def draw(page: Any, start: tuple[float, float], end: tuple[float, float]) -> Non
 def open_document(page: Any, item_id: int, document_id: int) -> None:
     page.click(f"#agenda-list li[data-item-id='{item_id}'] button.doc-link")
     expect(page.locator("#page-img")).to_have_attribute(
-        "src", f"/api/documents/{document_id}/pages/1/tablet"
+        "src", f"/api/documents/{document_id}/pages/1/tablet?v=1"
     )
     expect(page.locator("#annot-toolbar")).to_be_visible()
 

@@ -49,7 +49,7 @@ def expect_current(page: Any, item: dict[str, Any]) -> None:
 def expect_page(page: Any, document_id: int, number: int, count: int = 8) -> None:
     expect(page.locator("#page-indicator")).to_have_text(f"Trang {number}/{count}")
     expect(page.locator("#page-img")).to_have_attribute(
-        "src", f"/api/documents/{document_id}/pages/{number}/tablet"
+        "src", f"/api/documents/{document_id}/pages/{number}/tablet?v=1"
     )
 
 
@@ -115,11 +115,11 @@ def test_the_room_follows_the_chair_and_the_presenter(
     for _ in range(4):
         follower.keyboard.press("+")
     expect(follower.locator("#page-img")).to_have_attribute(
-        "src", f"/api/documents/{doc['id']}/pages/5/zoom"
+        "src", f"/api/documents/{doc['id']}/pages/5/zoom?v=1"
     )
     follower.click("#zoom-fit")
     expect(follower.locator("#page-img")).to_have_attribute(
-        "src", f"/api/documents/{doc['id']}/pages/5/tablet"
+        "src", f"/api/documents/{doc['id']}/pages/5/tablet?v=1"
     )
     # A swipe to the left turns to the next page.
     stage = follower.locator("#stage").bounding_box()

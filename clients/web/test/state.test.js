@@ -269,6 +269,27 @@ describe("documents", () => {
     assert.equal(state.parts.meeting.pack_version, 4);
   });
 
+  test("reclassified: new access versions in place; for observers, documents taken away", () => {
+    const { state, seen } = loaded({ meeting, documents: [doc(1), doc(2), doc(3)] });
+    assert.deepEqual(apply(state, seen, "document.reclassified", {
+      documents: [doc(2, { confidential: true, access_version: 2 })], removed_ids: [], pack_version: 4,
+    }), ["documents", "meeting"]);
+    assert.deepEqual(state.parts.documents.map((d) => [d.id, d.access_version]),
+      [[1, undefined], [2, 2], [3, undefined]]);
+    apply(state, seen, "document.reclassified", {
+      documents: [doc(5, { access_version: 3 })], removed_ids: [1, 3], pack_version: 5,
+    });
+    assert.deepEqual(state.parts.documents.map((d) => d.id), [2, 5]);
+    assert.equal(state.parts.meeting.pack_version, 5);
+  });
+
+  test("withheld: an observer's placeholder only keeps the order", () => {
+    const { state, seen } = loaded({ meeting, documents: [doc(1)] });
+    assert.deepEqual(apply(state, seen, "event.withheld", {}), []);
+    assert.deepEqual(state.parts.documents, [doc(1)]);
+    assert.ok(!seen.some((x) => x.name === "stale"));
+  });
+
   test("progress: pages ready only grow, a pending document is now rendering", () => {
     const { state, seen } = loaded({ documents: [
       doc(1, { status: "pending", pages_ready: 0, page_count: 0 }),

@@ -105,3 +105,33 @@ describe("the outbox", () => {
     assert.equal(sent[2][2], sent[3][2], "the retried removal has the same client id");
   });
 });
+
+describe("forgetting the device", () => {
+  test("sign-out leaves no stored state, outbox, cached page or offline-pack mark", async () => {
+    const kept = new Map([["ecabinet-pages-v2", ["/api/documents/1/pages/1/tablet?v=1"]],
+      ["ecabinet-shell-v2", ["/meetings/7"]], ["other-site-cache", ["/x"]]]);
+    globalThis.caches = {
+      keys: async () => [...kept.keys()],
+      delete: async (name) => kept.delete(name),
+    };
+    const marks = new Map([["pack:7", "3"], ["lang", "vi"]]);
+    globalThis.localStorage = {
+      removeItem: (key) => marks.delete(key),
+    };
+    Object.defineProperty(globalThis.localStorage, "pack:7", { value: "3", enumerable: true,
+      configurable: true });
+    const store = await reload();
+    await store.kvSet("room:3:7", { seq: 9, parts: { annotations: [{ text: "Ghi chú riêng" }] } });
+    await store.outboxAdd({ op: "create", uid: "x-9", meeting_id: 7, user_id: 3 });
+    await store.forgetDevice();
+    assert.deepEqual([...kept.keys()], ["other-site-cache"]);
+    assert.deepEqual([...marks.keys()], ["lang"]);
+    const databases = await globalThis.indexedDB.databases();
+    assert.ok(!databases.some((d) => d.name === "ecabinet"), "the database is deleted");
+    const again = await reload();
+    assert.equal(await again.kvGet("room:3:7"), undefined);
+    assert.deepEqual(await again.outboxAll(), []);
+    delete globalThis.caches;
+    delete globalThis.localStorage;
+  });
+});

@@ -4,8 +4,10 @@ import { $, h, replaceChildren, setText, busy } from "./dom.js";
 import { t, errorText, localiseTimes } from "./i18n.js";
 import { post, upload } from "./api.js";
 import { fillBodies, localToIso } from "./forms.js";
+import { guardSignOut } from "./signout.js";
 
 localiseTimes();
+guardSignOut();
 
 function showProblems(list, err) {
   const problems = Array.isArray(err.details) ? err.details : [];

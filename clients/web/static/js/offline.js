@@ -6,7 +6,26 @@ import { setText } from "./dom.js";
 import { t, formatNumber } from "./i18n.js";
 import * as urls from "./urls.js";
 
-const PAGES = "ecabinet-pages-v1";
+const PAGES = "ecabinet-pages-v2";
+
+/** Only content the server lets this reader keep for good (under its current access version);
+ * never a watermarked page, which is for one reader and one minute. */
+export function keepable(response) {
+  const control = response.headers.get("cache-control") || "";
+  return response.ok && !response.redirected && /immutable/i.test(control)
+    && !/no-store/i.test(control);
+}
+
+/** Drop every kept page and text of these documents (they were reclassified). */
+export async function forgetDocuments(ids) {
+  if (!("caches" in globalThis) || !ids.length) return;
+  const cache = await caches.open(PAGES);
+  const prefixes = ids.map((id) => urls.documentPrefix(id));
+  for (const request of await cache.keys()) {
+    const path = new URL(request.url).pathname;
+    if (prefixes.some((p) => path.startsWith(p))) await cache.delete(request);
+  }
+}
 
 export function offlineSupported() {
   return "serviceWorker" in navigator && "caches" in window && window.isSecureContext;
@@ -49,10 +68,11 @@ export class PackDownloader {
     for (const doc of this.state.parts.documents || []) {
       if (doc.confidential) continue; // watermarked per reader and time: never stored
       const count = doc.status === "ready" ? doc.page_count || 0 : doc.pages_ready || 0;
+      const v = doc.access_version;
       for (let i = 0; i < count; i += 1) {
-        list.push(urls.pageImage(doc.id, i, "tablet"));
-        list.push(urls.pageImage(doc.id, i, "thumb"));
-        list.push(urls.pageText(doc.id, i));
+        list.push(urls.pageImage(doc.id, i, "tablet", v));
+        list.push(urls.pageImage(doc.id, i, "thumb", v));
+        list.push(urls.pageText(doc.id, i, v));
       }
     }
     return list;
@@ -90,8 +110,7 @@ export class PackDownloader {
         try {
           if (!(await cache.match(url))) {
             const response = await fetch(url, { credentials: "same-origin" });
-            const control = response.headers.get("cache-control") || "";
-            if (response.ok && !/no-store|private/i.test(control)) await cache.put(url, response);
+            if (keepable(response)) await cache.put(url, response);
             else if (!response.ok) failed += 1;
           }
         } catch {

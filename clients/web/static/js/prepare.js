@@ -9,6 +9,7 @@ import { $, h, replaceChildren, setText, busy, toast, toastError } from "./dom.j
 import { t, errorText, formatDateTime, formatNumber, pageData } from "./i18n.js";
 import { get, post, patch, put, del, upload } from "./api.js";
 import { MeetingLink } from "./link.js";
+import { guardSignOut, signedOut } from "./signout.js";
 import { MeetingState } from "./state.js";
 import { docMeta } from "./agenda.js";
 import { fillBodies, isoToLocal, localToIso } from "./forms.js";
@@ -517,7 +518,8 @@ link.addEventListener("status", (e) => {
 link.addEventListener("snapshot", (e) => state.load(e.detail));
 link.addEventListener("private", (e) => state.loadPrivate(e.detail));
 link.addEventListener("event", (e) => state.apply(e.detail));
-link.addEventListener("signedout", () => window.location.assign(`/signin?next=${encodeURIComponent(location.pathname)}`));
+link.addEventListener("signedout", () => signedOut());
+guardSignOut();
 state.addEventListener("stale", () => link.refresh());
 const PACK_EVENTS = new Set(["meeting.updated", "agenda.changed", "participants.changed", "document.added",
   "document.replaced", "meeting.status", "meeting.pack_version"]);

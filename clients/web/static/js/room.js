@@ -12,7 +12,8 @@ import { TabletPanels } from "./panels.js";
 import { ChairPanels } from "./chair.js";
 import { VoteSheet } from "./vote.js";
 import { Annotations } from "./annotations.js";
-import { registerServiceWorker, PackDownloader } from "./offline.js";
+import { registerServiceWorker, PackDownloader, forgetDocuments } from "./offline.js";
+import { guardSignOut, signedOut } from "./signout.js";
 
 const meetingId = pageData.meeting_id;
 const face = pageData.face;
@@ -37,9 +38,10 @@ link.addEventListener("status", (e) => showStatus(e.detail));
 
 // Throttled, not debounced: a stream of events (rendering progress) must not postpone saving.
 let saveTimer = null;
+let signedOutHere = false; // the device forgets the meeting: nothing more is saved
 async function saveNow() {
   saveTimer = null;
-  if (!state.ready || link.seq === null) return;
+  if (signedOutHere || !state.ready || link.seq === null) return;
   const seq = link.seq;
   // The presenter's live ink is a stream of the moment: never restored from storage.
   const { live_ink: _liveInk, ...parts } = state.parts;
@@ -47,16 +49,39 @@ async function saveNow() {
   window.ecabinet.savedSeq = seq;
 }
 function saveSoon() {
-  if (!saveTimer) saveTimer = setTimeout(saveNow, 300);
+  if (!saveTimer && !signedOutHere) saveTimer = setTimeout(saveNow, 300);
 }
 window.addEventListener("pagehide", () => { if (saveTimer) { clearTimeout(saveTimer); saveNow(); } });
 
-link.addEventListener("snapshot", (e) => state.load(e.detail));
-link.addEventListener("event", (e) => state.apply(e.detail));
+link.addEventListener("snapshot", (e) => {
+  // A fresh snapshot after this user's place changed (an observer now) may list fewer
+  // documents: the pages kept of the others are no longer this tablet's to keep.
+  const listed = (parts) => (parts.documents || []).map((d) => d.id);
+  const before = listed(state.parts);
+  state.load(e.detail);
+  const now = new Set(listed(state.parts));
+  forgetDocuments(before.filter((id) => !now.has(id))).catch(() => null);
+});
+link.addEventListener("event", (e) => {
+  const env = e.detail;
+  if (env.type === "document.reclassified") {
+    // What was kept under the old URLs is not the document as it may be read now.
+    const ids = [...env.payload.documents.map((d) => d.id), ...env.payload.removed_ids];
+    forgetDocuments(ids).catch(() => null);
+  }
+  state.apply(env);
+});
 link.addEventListener("private", (e) => state.loadPrivate(e.detail));
 link.addEventListener("signedout", () => {
-  window.location.assign(`/signin?next=${encodeURIComponent(window.location.pathname)}`);
+  if (signedOutHere) return;
+  signedOutHere = true;
+  clearTimeout(saveTimer);
+  signedOut();
 });
+guardSignOut();
+document.addEventListener("submit", (e) => {
+  if (e.target.matches('form[action="/signout"]')) signedOutHere = true;
+}, true);
 link.addEventListener("fatal", (e) => {
   toast((e.detail && e.detail.message) || t("error.unknown"), "error");
 });

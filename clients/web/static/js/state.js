@@ -78,6 +78,21 @@ const reducers = {
     s.meeting = { ...s.meeting, pack_version: p.pack_version };
     return ["documents", "meeting"];
   },
+  "document.reclassified"(s, p) {
+    // New access versions (so new URLs); for observers, documents they may no longer see.
+    const changed = new Map(p.documents.map((d) => [d.id, d]));
+    const gone = new Set(p.removed_ids);
+    const docs = (s.documents || []).filter((d) => !gone.has(d.id))
+      .map((d) => changed.get(d.id) || d);
+    for (const d of p.documents) if (!docs.some((x) => x.id === d.id)) docs.push(d);
+    s.documents = docs;
+    s.meeting = { ...s.meeting, pack_version: p.pack_version };
+    return ["documents", "meeting"];
+  },
+  "event.withheld"() {
+    // An observer's placeholder for an event they may not see: it only keeps the order.
+    return [];
+  },
   "document.progress"(s, p) {
     s.documents = (s.documents || []).map((d) => p.document_ids.includes(d.id)
       ? { ...d, pages_ready: Math.max(d.pages_ready || 0, p.pages_ready), page_count: p.page_count,

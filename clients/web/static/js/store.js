@@ -1,6 +1,7 @@
 // What a tablet keeps across reloads and network loss, in IndexedDB: the last known meeting
 // state (so the page renders without the network) and the annotation outbox (operations made
 // offline, sent in order on return). Falls back to memory where IndexedDB is unavailable.
+// Signing out (or the session ending) forgets all of it, and the cached pages: forgetDevice().
 
 const DB_NAME = "ecabinet";
 const DB_VERSION = 1;
@@ -18,7 +19,11 @@ function open() {
           db.createObjectStore("outbox", { keyPath: "key", autoIncrement: true });
         }
       };
-      req.onsuccess = () => resolve(req.result);
+      req.onsuccess = () => {
+        // Another page deleting the database (forgetDevice) must not wait for this one.
+        req.result.onversionchange = () => { req.result.close(); opening = null; };
+        resolve(req.result);
+      };
       req.onerror = () => resolve(null);
       req.onblocked = () => resolve(null);
     });
@@ -104,4 +109,42 @@ export async function outboxPut(entry) {
     return;
   }
   await done(db.transaction("outbox", "readwrite").objectStore("outbox").put(entry));
+}
+
+// --- forgetting ----------------------------------------------------------------------------
+
+/**
+ * Forget everything this device keeps for the person signed in: the IndexedDB database (the
+ * last known meeting state with their private annotations, the outbox), the service worker's
+ * caches (page images and text, pages, document status) and the offline-pack markers. Called
+ * before the sign-in page is shown, on sign-out and when the session ends elsewhere.
+ */
+export async function forgetDevice() {
+  memory.clear();
+  memoryOutbox.length = 0;
+  if (opening) {
+    const db = await opening;
+    if (db) db.close();
+    opening = null;
+  }
+  if ("indexedDB" in globalThis) {
+    await new Promise((resolve) => {
+      const req = indexedDB.deleteDatabase(DB_NAME);
+      req.onsuccess = () => resolve();
+      req.onerror = () => resolve();
+      // Other pages close their connections on "versionchange"; the deletion then completes.
+      req.onblocked = () => resolve();
+    });
+  }
+  if ("caches" in globalThis) {
+    const names = await caches.keys();
+    await Promise.all(names.filter((n) => n.startsWith("ecabinet-")).map((n) => caches.delete(n)));
+  }
+  try {
+    for (const key of Object.keys(globalThis.localStorage || {})) {
+      if (key.startsWith("pack:")) globalThis.localStorage.removeItem(key);
+    }
+  } catch {
+    // Storage disabled: nothing was kept there.
+  }
 }

@@ -3,16 +3,19 @@
 // - App shell (styles, scripts, the Socket.IO client): served from the cache, refreshed in the
 //   background (stale-while-revalidate), so a new release arrives on the next load.
 // - Pages (the tablet, the console, "my meetings"): network first, the last copy when offline.
-// - Page images and page text: cache first. A document id never changes its pages (a new
-//   version is a new document), so what was viewed or downloaded stays valid. Responses marked
-//   no-store (confidential, watermarked pages) are never kept.
+// - Page images and page text: cache first, under their URL, which carries the document's
+//   access version: a document id never changes its pages (a new version is a new document),
+//   and a change of confidentiality changes the URL. Only what the server says may be kept for
+//   good (immutable) is kept: never a watermarked page (one reader, one minute), never a
+//   redirect from an old access version.
 // - Everything else under /api/ and the Socket.IO transport: network only.
 
-const SHELL = "ecabinet-shell-v1";
-const PAGES = "ecabinet-pages-v1";
-const DOCS = "ecabinet-docs-v1";
+const SHELL = "ecabinet-shell-v2";
+const PAGES = "ecabinet-pages-v2"; // v2: URLs carry the access version; v1 copies are dropped
+const DOCS = "ecabinet-docs-v2";
 const SHELL_FILES = [
   "/static/css/app.css",
+  "/static/js/signout.js",
   "/static/js/i18n.js",
   "/static/js/api.js",
   "/static/js/dom.js",
@@ -57,11 +60,12 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-function storable(response, shared = false) {
-  if (!response || !response.ok || response.type === "opaque") return false;
+function storable(response, forGood = false) {
+  if (!response || !response.ok || response.type === "opaque" || response.redirected) return false;
   const control = response.headers.get("cache-control") || "";
-  // Confidential pages come watermarked for one reader and minute ("private"): never kept.
-  return !/no-store/i.test(control) && !(shared && /private/i.test(control));
+  if (/no-store/i.test(control)) return false;
+  // Document content: only what may be kept for good under this very URL.
+  return !forGood || /immutable/i.test(control);
 }
 
 async function cacheFirst(request, cacheName) {

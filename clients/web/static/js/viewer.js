@@ -43,6 +43,7 @@ export class Viewer extends EventTarget {
     this.scale = 1;
     this.rendition = null;
     this.texts = new Map();     // "doc:page" -> Promise<text>
+    this.textVersions = new Map(); // "doc:page" -> the access version the text was asked under
     this.sizes = new Map();     // docId -> [[w, h], ...] page sizes in points
     this.hits = new Map();      // page -> [[x0, y0, x1, y1], ...] for the current search
     this.query = "";
@@ -54,7 +55,13 @@ export class Viewer extends EventTarget {
 
   /** The documents this reader may open, in agenda order (grouped by item). */
   setDocuments(list, groups) {
+    const before = this.doc;
     this.docs = new Map(list.map((d) => [d.id, d]));
+    for (const key of [...this.texts.keys()]) {
+      const [docId] = key.split(":").map(Number);
+      const doc = this.docs.get(docId);
+      if (!doc || doc.access_version !== this.textVersions.get(key)) this.texts.delete(key);
+    }
     const seen = new Set();
     const options = [h("option", { value: "" }, t("viewer.choose_document"))];
     for (const group of groups) {
@@ -81,7 +88,9 @@ export class Viewer extends EventTarget {
         this.close();
       } else {
         this.updateIndicator();
-        if (this.pendingImage) this.loadImage();
+        // Reclassified: its pages now come from other URLs (and may be watermarked).
+        const moved = before && before.access_version !== doc.access_version;
+        if (this.pendingImage || moved) this.loadImage();
         this.renderThumbs(true);
       }
     }
@@ -231,7 +240,7 @@ export class Viewer extends EventTarget {
     }
     this.pendingImage = false;
     this.rendition = wanted;
-    const src = urls.pageImage(docId, page, wanted);
+    const src = urls.pageImage(docId, page, wanted, doc.access_version);
     this.img.alt = t("viewer.page_alt", { title: doc.title, page: page + 1 });
     if (this.img.getAttribute("src") === src) return;
     // Swap in the new image only once it has loaded: no blank flash while zooming.
@@ -310,8 +319,8 @@ export class Viewer extends EventTarget {
     [...this.thumbs.querySelectorAll("button.thumb")].forEach((button, i) => {
       const holder = button.firstChild;
       if (this.pageReady(i) && !holder.querySelector("img")) {
-        holder.append(h("img", { src: urls.pageImage(docId, i, "thumb"), alt: "", loading: "lazy",
-          decoding: "async" }));
+        holder.append(h("img", { src: urls.pageImage(docId, i, "thumb", this.doc.access_version),
+          alt: "", loading: "lazy", decoding: "async" }));
       }
     });
     this.markThumb();
@@ -334,8 +343,12 @@ export class Viewer extends EventTarget {
 
   text(docId, page) {
     const key = `${docId}:${page}`;
+    const doc = this.docs.get(docId);
+    // Confidential documents are images only: no words to search.
+    if (!doc || doc.confidential) return Promise.resolve(null);
     if (!this.texts.has(key)) {
-      const promise = fetch(urls.pageText(docId, page), {
+      this.textVersions.set(key, doc.access_version);
+      const promise = fetch(urls.pageText(docId, page, doc.access_version), {
         credentials: "same-origin", headers: { Accept: "application/json" } })
         .then((r) => (r.ok ? r.json() : null))
         .catch(() => null);
