@@ -5,7 +5,7 @@ import { $, h, setText, toast, busy } from "./dom.js";
 import { t, pageData, formatDuration } from "./i18n.js";
 import { MeetingLink } from "./link.js";
 import { MeetingState } from "./state.js";
-import { kvGet, kvSet } from "./store.js";
+import { kvDelete, kvGet, kvSet } from "./store.js";
 import { AgendaView, documentGroups } from "./agenda.js";
 import { Viewer } from "./viewer.js";
 import { TabletPanels } from "./panels.js";
@@ -83,6 +83,16 @@ document.addEventListener("submit", (e) => {
   if (e.target.matches('form[action="/signout"]')) signedOutHere = true;
 }, true);
 link.addEventListener("fatal", (e) => {
+  if (e.detail && e.detail.code === "meeting_not_found") {
+    // No longer a participant (removed, or the meeting taken back to draft): the tablet forgets
+    // the meeting, its kept pages included, and goes back to the list of meetings.
+    signedOutHere = true;
+    clearTimeout(saveTimer);
+    const ids = (state.parts.documents || []).map((d) => d.id);
+    Promise.all([kvDelete(cacheKey), forgetDocuments(ids)]).catch(() => null)
+      .finally(() => window.location.assign("/"));
+    return;
+  }
   toast((e.detail && e.detail.message) || t("error.unknown"), "error");
 });
 state.addEventListener("stale", () => link.refresh());
