@@ -451,6 +451,8 @@ HTTP: dict[tuple[str, str], Http] = {
     ("GET", "/static"): Http(EVERYONE, path=lambda w, c: "/static/css/app.css"),
     ("GET", "/static/vendor/socket.io"): Http(
         EVERYONE, path=lambda w, c: "/static/vendor/socket.io/socket.io.min.js"),
+    ("GET", "/static/vendor/noto-sans"): Http(
+        EVERYONE, path=lambda w, c: "/static/vendor/noto-sans/index.css"),
     ("POST", "/api/auth/signin"): Http(EVERYONE, json=lambda w, c: {
         "username": "khachmoi", "password": PASSWORD}),
     # Signed-in callers.
