@@ -360,3 +360,16 @@ class AuditRecord(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+def _never_reuse_ids() -> None:
+    # Ids name rows in live state, socket rooms, event logs and the audit trail. SQLite gives a
+    # deleted row's rowid to the next insert unless the table is AUTOINCREMENT (PostgreSQL's
+    # sequences never go back): so every table keyed by one integer id is, here in one place,
+    # so that a table added later cannot forget it (tests/test_ids.py checks the migrated schema).
+    for table in SQLModel.metadata.tables.values():
+        if [column.name for column in table.primary_key.columns] == ["id"]:
+            table.dialect_kwargs["sqlite_autoincrement"] = True
+
+
+_never_reuse_ids()
