@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import socketio
 
 from ecabinet.app import open_database
+from ecabinet.realtime.managers import RedisManager
+from ecabinet.realtime.server import build_server, close_manager
 from tests.conftest import create_room, make_settings
 from tests.realtime.processes import ServerProcess
 from tests.waiting import wait_subscribed
@@ -56,3 +59,20 @@ def cluster(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[Cluster]:
     finally:
         for server in servers:
             server.stop()
+
+
+# The one-process stand-ins for several (test_managers.py, test_after_delivery.py): our Socket.IO
+# server with its Redis manager on a channel of its own.
+@pytest.fixture
+def channel() -> str:
+    return f"ecabinet-test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def ours(redis_url: str, channel: str) -> AsyncIterator[socketio.AsyncServer]:
+    sio = build_server(redis_url, channel)
+    assert isinstance(sio.manager, RedisManager)
+    try:
+        yield sio
+    finally:
+        await close_manager(sio)

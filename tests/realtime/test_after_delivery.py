@@ -9,7 +9,6 @@ write-only python-socketio manager on the same channel.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,26 +16,10 @@ import pytest
 import socketio
 from engineio.packet import Packet as EioPacket
 
-from ecabinet.realtime.managers import RedisManager
-from ecabinet.realtime.server import build_server, close_manager, start_manager
+from ecabinet.realtime.server import start_manager
 from tests.waiting import ConditionTimeout
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
-
-
-@pytest.fixture
-def channel() -> str:
-    return f"ecabinet-test-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-async def ours(redis_url: str, channel: str) -> AsyncIterator[socketio.AsyncServer]:
-    sio = build_server(redis_url, channel)
-    assert isinstance(sio.manager, RedisManager)
-    try:
-        yield sio
-    finally:
-        await close_manager(sio)
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,25 +19,10 @@ import socketio
 from engineio.packet import Packet as EioPacket
 from redis.asyncio import Redis
 
-from ecabinet.realtime.managers import SESSION_ENDED, RedisManager, drop_members
-from ecabinet.realtime.server import build_server, close_manager, start_manager
+from ecabinet.realtime.managers import SESSION_ENDED, drop_members
+from ecabinet.realtime.server import start_manager
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
-
-
-@pytest.fixture
-def channel() -> str:
-    return f"ecabinet-test-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-async def ours(redis_url: str, channel: str) -> AsyncIterator[socketio.AsyncServer]:
-    sio = build_server(redis_url, channel)
-    assert isinstance(sio.manager, RedisManager)
-    try:
-        yield sio
-    finally:
-        await close_manager(sio)
 
 
 async def client_in(sio: socketio.AsyncServer, room: str, eio_sid: str) -> str:
