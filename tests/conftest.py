@@ -6,6 +6,7 @@ not running is skipped with the reason; with CI=true it fails instead, so CI nev
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -68,8 +69,8 @@ def _pg_schema_url(schema: str) -> str:
     return f"{PG_URL}?options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
+@contextlib.contextmanager
+def fresh_pg_schema() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
     require_service("PostgreSQL", "127.0.0.1", 5432)
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -82,6 +83,13 @@ def pg_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    with fresh_pg_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -48,20 +48,6 @@ def test_the_type_is_decided_by_the_bytes(tmp_path: Path, data: bytes, filename:
     assert detect_type(path, filename) == kind
 
 
-@pytest.mark.parametrize("overrides", [{"soffice": "/nonexistent/soffice"}])
-def test_without_libreoffice_office_files_get_a_clear_error(
-    app: Any, as_user: Callable[[str], Api], room: dict[str, Any]
-) -> None:
-    before = picture(app)
-    response = as_user("thuky").upload(room["meeting_id"], samples.docx("Báo cáo"),
-                                       filename="bao-cao.docx")
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "conversion_unavailable"
-    assert "LibreOffice" in error["message"] and "PDF" in error["message"]
-    assert picture(app) == before
-
-
 def test_a_conversion_that_hangs_is_killed_with_its_whole_process_group(
     tmp_path: Path,
 ) -> None:

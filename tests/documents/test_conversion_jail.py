@@ -251,9 +251,14 @@ def test_a_jail_that_cannot_start_is_a_clear_refusal(tmp_path: Path) -> None:
     assert "bubblewrap" in caught.value.message
 
 
-@pytest.mark.parametrize("overrides", [{"bwrap": "/nonexistent/bwrap"}])
-def test_without_the_jail_office_files_are_refused(
-    app: Any, as_user: Callable[[str], Api], room: dict[str, Any]
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [({"soffice": "/nonexistent/soffice"}, "LibreOffice"),
+     ({"bwrap": "/nonexistent/bwrap"}, "bubblewrap")],
+    ids=["without LibreOffice", "without the jail"],
+)
+def test_without_libreoffice_or_its_jail_office_files_are_refused(
+    app: Any, as_user: Callable[[str], Api], room: dict[str, Any], named: str
 ) -> None:
     before = picture(app)
     response = as_user("thuky").upload(room["meeting_id"], samples.docx("Báo cáo"),
@@ -261,7 +266,7 @@ def test_without_the_jail_office_files_are_refused(
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "conversion_unavailable"
-    assert "bubblewrap" in error["message"] and "PDF" in error["message"]
+    assert named in error["message"] and "PDF" in error["message"]
     assert picture(app) == before
     pdf = as_user("thuky").upload(room["meeting_id"], samples.pdf(1), filename="a.pdf")
     assert pdf.status_code == 201  # PDFs need no LibreOffice

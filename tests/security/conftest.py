@@ -11,25 +11,15 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 
-from tests.conftest import PG_URL, REDIS_URL, _pg_schema_url, require_service
+from tests.conftest import REDIS_URL, fresh_pg_schema, require_service
 
 
 @pytest.fixture(scope="module")
 def module_pg_url() -> Iterator[str]:
     """A fresh PostgreSQL schema for the module, dropped afterwards."""
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield _pg_schema_url(schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with fresh_pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
